@@ -1,0 +1,1 @@
+"""Keras model definitions (training and export only; the runtime never imports this)."""

@@ -1,0 +1,1 @@
+"""The runtime: TFLite engine, numba kernels, predictors, frame loop, sources and sinks."""

@@ -1,0 +1,200 @@
+"""numba kernels for the two hot post-processing steps: CTC greedy decoding and YOLO output
+decoding + non-maximum suppression. Each has a plain numpy reference that the tests compare it
+with; `warm_up()` compiles (or loads from the on-disk cache) before the first frame."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numba import njit
+
+# --------------------------------------------------------------------------- CTC greedy decoding
+
+
+@njit(cache=True, nogil=True)
+def ctc_greedy_kernel(logits: np.ndarray, codes: np.ndarray, blank: int):
+    """(batch, time, classes) logits -> (batch, time) uint8 character codes, lengths, confidence.
+
+    One pass per row: argmax, softmax of the winner (for the confidence), collapse of repeats,
+    blank removal and mapping to ASCII codes. Confidence is the mean winning probability over the
+    emitted characters (0 for an empty reading).
+    """
+    batch, steps, classes = logits.shape
+    out = np.zeros((batch, steps), np.uint8)
+    lengths = np.zeros(batch, np.int32)
+    conf = np.zeros(batch, np.float32)
+    for b in range(batch):
+        prev = -1
+        n = 0
+        total = 0.0
+        for t in range(steps):
+            best = 0
+            top = logits[b, t, 0]
+            for c in range(1, classes):
+                if logits[b, t, c] > top:
+                    top = logits[b, t, c]
+                    best = c
+            if best != blank and best != prev:
+                denom = 0.0
+                for c in range(classes):
+                    denom += np.exp(logits[b, t, c] - top)
+                total += 1.0 / denom
+                out[b, n] = codes[best]
+                n += 1
+            prev = best
+        lengths[b] = n
+        conf[b] = total / n if n > 0 else 0.0
+    return out, lengths, conf
+
+
+def _charset_codes() -> np.ndarray:
+    from engocr.charset import CHARSET
+
+    return np.frombuffer(("\0" + CHARSET).encode("ascii"), dtype=np.uint8).copy()
+
+
+def ctc_greedy_decode(logits: np.ndarray, charset: str | None = None,
+                      blank: int = 0) -> tuple[list[str], np.ndarray]:
+    """Decode logits to strings with per-word confidence; `charset` lists classes 1..N."""
+    codes = _charset_codes() if charset is None else \
+        np.frombuffer(("\0" + charset).encode("ascii"), np.uint8).copy()
+    out, lengths, conf = ctc_greedy_kernel(np.ascontiguousarray(logits, np.float32), codes, blank)
+    texts = [out[i, :lengths[i]].tobytes().decode("ascii") for i in range(len(lengths))]
+    return texts, conf
+
+
+def ctc_greedy_reference(logits: np.ndarray, charset: str, blank: int = 0
+                         ) -> tuple[list[str], np.ndarray]:
+    """The straightforward numpy version the kernel must equal."""
+    texts, confs = [], []
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    for row, p in zip(logits.argmax(-1), probs):
+        keep = np.ones(len(row), bool)
+        keep[1:] = row[1:] != row[:-1]
+        keep &= row != blank
+        texts.append("".join(charset[i - 1] for i in row[keep]))
+        confs.append(p[np.arange(len(row)), row][keep].mean() if keep.any() else 0.0)
+    return texts, np.asarray(confs, np.float32)
+
+
+# --------------------------------------------------------------------- YOLO decoding and NMS
+
+
+@njit(cache=True, nogil=True)
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@njit(cache=True, nogil=True)
+def yolo_decode_kernel(raw: np.ndarray, anchors: np.ndarray, stride: float,
+                       threshold: float):
+    """One scale's raw head output (grid_h, grid_w, anchors, 5: tx ty tw th obj) to boxes
+    (x1 y1 x2 y2, model-input pixels) and scores above `threshold`."""
+    gh, gw, na, _ = raw.shape
+    logit_thr = np.log(threshold / (1.0 - threshold))
+    count = 0
+    for i in range(gh):
+        for j in range(gw):
+            for a in range(na):
+                if raw[i, j, a, 4] > logit_thr:
+                    count += 1
+    boxes = np.empty((count, 4), np.float32)
+    scores = np.empty(count, np.float32)
+    k = 0
+    for i in range(gh):
+        for j in range(gw):
+            for a in range(na):
+                if raw[i, j, a, 4] > logit_thr:
+                    cx = (j + _sigmoid(raw[i, j, a, 0])) * stride
+                    cy = (i + _sigmoid(raw[i, j, a, 1])) * stride
+                    w = anchors[a, 0] * np.exp(min(raw[i, j, a, 2], 8.0))
+                    h = anchors[a, 1] * np.exp(min(raw[i, j, a, 3], 8.0))
+                    boxes[k, 0] = cx - w / 2
+                    boxes[k, 1] = cy - h / 2
+                    boxes[k, 2] = cx + w / 2
+                    boxes[k, 3] = cy + h / 2
+                    scores[k] = _sigmoid(raw[i, j, a, 4])
+                    k += 1
+    return boxes, scores
+
+
+@njit(cache=True, nogil=True)
+def nms_kernel(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
+               max_boxes: int) -> np.ndarray:
+    """Class-agnostic greedy NMS; returns indices of kept boxes, best score first."""
+    order = np.argsort(-scores, kind="mergesort")
+    n = len(order)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    suppressed = np.zeros(n, np.bool_)
+    keep = np.empty(min(n, max_boxes), np.int64)
+    kept = 0
+    for ii in range(n):
+        i = order[ii]
+        if suppressed[i]:
+            continue
+        keep[kept] = i
+        kept += 1
+        if kept >= max_boxes:
+            break
+        for jj in range(ii + 1, n):
+            j = order[jj]
+            if suppressed[j]:
+                continue
+            xx1 = max(boxes[i, 0], boxes[j, 0])
+            yy1 = max(boxes[i, 1], boxes[j, 1])
+            xx2 = min(boxes[i, 2], boxes[j, 2])
+            yy2 = min(boxes[i, 3], boxes[j, 3])
+            inter = max(0.0, xx2 - xx1) * max(0.0, yy2 - yy1)
+            union = areas[i] + areas[j] - inter
+            if union > 0 and inter / union > iou_threshold:
+                suppressed[j] = True
+    return keep[:kept]
+
+
+def nms_reference(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
+                  max_boxes: int) -> np.ndarray:
+    """Plain numpy NMS the kernel must equal."""
+    order = np.argsort(-scores, kind="mergesort")
+    keep = []
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while len(order) and len(keep) < max_boxes:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-12)
+        order = rest[iou <= iou_threshold]
+    return np.asarray(keep, np.int64)
+
+
+def yolo_postprocess(outputs: list[np.ndarray], anchors: np.ndarray, strides: list[float],
+                     score_threshold: float, iou_threshold: float = 0.45,
+                     max_boxes: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """All scales of one image: decode, concatenate, NMS. `anchors` is (scales, A, 2)."""
+    all_boxes, all_scores = [], []
+    for raw, scale_anchors, stride in zip(outputs, anchors, strides):
+        boxes, scores = yolo_decode_kernel(np.ascontiguousarray(raw, np.float32),
+                                           np.asarray(scale_anchors, np.float32),
+                                           float(stride), float(score_threshold))
+        all_boxes.append(boxes)
+        all_scores.append(scores)
+    boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 4), np.float32)
+    scores = np.concatenate(all_scores) if all_scores else np.zeros(0, np.float32)
+    keep = nms_kernel(boxes, scores, float(iou_threshold), int(max_boxes))
+    return boxes[keep], scores[keep]
+
+
+def warm_up() -> float:
+    """Compile every kernel (or load it from numba's cache); returns the seconds it took."""
+    start = time.perf_counter()
+    ctc_greedy_decode(np.zeros((1, 4, 96), np.float32))
+    raw = np.zeros((2, 2, 1, 5), np.float32)
+    raw[..., 4] = 5
+    yolo_postprocess([raw], np.ones((1, 1, 2), np.float32), [8.0], 0.5)
+    return time.perf_counter() - start

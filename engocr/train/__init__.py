@@ -1,0 +1,1 @@
+"""Training side of engocr: data, models' training loops and evaluation (`train` extra)."""

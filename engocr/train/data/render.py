@@ -1,0 +1,115 @@
+"""Rendering text blocks (lines of words, optionally on a sign plate) into images, keeping the
+exact quad of every word through the geometric warp."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from engocr.train.data.fonts import font_families, load_font
+
+
+@dataclass
+class TextBlock:
+    """Rendered words on a transparent canvas: ink coverage, per-word quads and texts."""
+
+    ink: np.ndarray  # float32 HxW in [0, 1]
+    quads: np.ndarray  # (n, 4, 2) in canvas pixels
+    texts: list[str]
+
+
+def pick_font(rng: np.random.Generator) -> str:
+    """A random face from a random family."""
+    families = font_families()
+    family = families[int(rng.integers(len(families)))]
+    return str(family[int(rng.integers(len(family)))])
+
+
+def render_block(rng: np.random.Generator, lines: list[list[str]], font_path: str,
+                 size: int) -> TextBlock:
+    """Draw lines of words left-, centre- or right-aligned; word boxes are the ink extents."""
+    font = load_font(font_path, size)
+    stroke = int(rng.integers(1, max(2, size // 14) + 1)) if rng.random() < 0.12 else 0
+    space = font.getlength(" ") * rng.uniform(0.9, 2.0)
+    line_gap = size * rng.uniform(1.15, 1.6)
+    margin = int(size * 0.6) + stroke
+    widths = [sum(font.getlength(w) for w in line) + space * (len(line) - 1) for line in lines]
+    canvas_w = int(max(widths)) + 2 * margin
+    canvas_h = int(line_gap * (len(lines) - 1) + size * 1.4) + 2 * margin
+    image = Image.new("L", (canvas_w, canvas_h), 0)
+    draw = ImageDraw.Draw(image)
+    align = rng.integers(0, 3)
+    quads, texts = [], []
+    for row, (line, width) in enumerate(zip(lines, widths)):
+        x = margin + (0, (max(widths) - width) / 2, max(widths) - width)[align]
+        y = margin + row * line_gap
+        for word in line:
+            draw.text((x, y), word, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+            x1, y1, x2, y2 = draw.textbbox((x, y), word, font=font, stroke_width=stroke)
+            quads.append([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
+            texts.append(word)
+            x += font.getlength(word) + space
+    ink = np.asarray(image, dtype=np.float32) / 255.0
+    return TextBlock(ink, np.asarray(quads, np.float32).reshape(-1, 4, 2), texts)
+
+
+def random_warp(rng: np.random.Generator, w: int, h: int, max_angle: float = 12.0,
+                perspective: float = 0.12) -> np.ndarray:
+    """A 3x3 homography: rotation, shear and a perspective tilt of a (w x h) canvas, moved so
+    that the result starts at the origin."""
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    jitter = rng.uniform(-perspective, perspective, size=(4, 2)) * np.array([w, h]) * 0.5
+    jitter[:, 1] *= min(1.0, 3.0 * w / max(h, 1)) * 0.3  # keep tall canvases from folding
+    dst = src + jitter.astype(np.float32)
+    angle = np.deg2rad(rng.normal(0, max_angle / 2.5))
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
+    dst = (dst - dst.mean(0)) @ rot.T
+    dst -= dst.min(0)
+    return cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a homography to an (..., 2) array of points."""
+    shape = points.shape
+    out = cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float32), matrix)
+    return out.reshape(shape)
+
+
+def contrasting_colour(rng: np.random.Generator, background: np.ndarray,
+                       min_contrast: float = 70) -> np.ndarray:
+    """A BGR colour whose luminance differs from `background` (BGR mean) by at least the
+    given amount, most of the time; sometimes low-contrast on purpose (faded paint)."""
+    luma_bg = float(np.dot(background, [0.114, 0.587, 0.299]))
+    if rng.random() < 0.08:
+        min_contrast = 30
+    for _ in range(20):
+        colour = rng.integers(0, 256, size=3).astype(np.float32)
+        if rng.random() < 0.4:  # black or white text is the most common in the wild
+            colour[:] = rng.uniform(0, 40) if luma_bg > 128 else rng.uniform(215, 255)
+        if abs(float(np.dot(colour, [0.114, 0.587, 0.299])) - luma_bg) >= min_contrast:
+            return colour
+    return np.full(3, 0.0 if luma_bg > 128 else 255.0, np.float32)
+
+
+def composite(scene: np.ndarray, block: TextBlock, matrix: np.ndarray, offset: tuple[int, int],
+              colour: np.ndarray, plate: np.ndarray | None = None,
+              shadow: tuple[int, int] | None = None) -> np.ndarray:
+    """Blend the block's ink (and plate) into `scene` in place; returns word quads in scene
+    pixels. `matrix` maps canvas to a warped canvas placed at `offset` (x, y)."""
+    h, w = scene.shape[:2]
+    shift = np.array([[1, 0, offset[0]], [0, 1, offset[1]], [0, 0, 1]], np.float64)
+    full = shift @ matrix
+    ink = cv2.warpPerspective(block.ink, full, (w, h), flags=cv2.INTER_LINEAR)
+    out = scene.astype(np.float32)
+    if plate is not None:
+        area = cv2.warpPerspective(np.ones_like(block.ink), full, (w, h), flags=cv2.INTER_LINEAR)
+        out = out * (1 - area[..., None]) + plate * area[..., None]
+    if shadow is not None:  # a drop shadow offset by (dx, dy) pixels
+        shade = np.roll(ink, shadow[::-1], axis=(0, 1))[..., None] * 0.6
+        out = out * (1 - shade)
+    out = out * (1 - ink[..., None]) + colour * ink[..., None]
+    scene[:] = np.clip(out, 0, 255).astype(np.uint8)
+    return transform_points(block.quads, full)

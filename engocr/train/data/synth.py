@@ -1,0 +1,162 @@
+"""The synthetic scene-text generator: deterministic from (seed, index), streaming, no disk.
+
+`SynthCrops` makes recognizer samples (a word crop + its label); `SynthScenes` makes detector
+samples (a frame with several signs and labels + every word's quad).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engocr.train.data.backgrounds import PhotoBank, photo_bank, procedural
+from engocr.train.data.degrade import resample, webcam_degrade
+from engocr.train.data.records import CropSample, SceneSample, WordBox
+from engocr.train.data.render import (
+    composite,
+    contrasting_colour,
+    pick_font,
+    random_warp,
+    render_block,
+    transform_points,
+)
+from engocr.train.data.words import random_line, random_text
+
+
+def _rng(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, index])
+
+
+def _warped_size(matrix: np.ndarray, w: int, h: int) -> tuple[int, int]:
+    corners = transform_points(np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32), matrix)
+    return int(np.ceil(corners[:, 0].max())) + 1, int(np.ceil(corners[:, 1].max())) + 1
+
+
+def _background(rng: np.random.Generator, bank: PhotoBank, h: int, w: int,
+                photo_p: float) -> np.ndarray:
+    if len(bank) and rng.random() < photo_p:
+        return bank.patch(rng, h, w)
+    return procedural(rng, h, w)
+
+
+class SynthCrops:
+    """Recognizer samples: one word (sometimes two) cut from a rendered, degraded surface."""
+
+    def __init__(self, seed: int = 0, photo_p: float = 0.4, bank: PhotoBank | None = None):
+        self.seed = seed
+        self.photo_p = photo_p
+        self.bank = bank if bank is not None else photo_bank()
+
+    def __getitem__(self, index: int) -> CropSample:
+        rng = _rng(self.seed, index)
+        text = random_text(rng, max_words=2)
+        size = int(rng.integers(22, 56))
+        block = render_block(rng, [text.split(" ")], pick_font(rng), size)
+        ch, cw = block.ink.shape
+        matrix = random_warp(rng, cw, ch, max_angle=5.0, perspective=0.06)
+        ww, wh = _warped_size(matrix, cw, ch)
+        scene = _background(rng, self.bank, wh, ww, self.photo_p)
+        plate = None
+        if rng.random() < 0.3:
+            plate = rng.integers(0, 256, size=3).astype(np.float32)
+        reference = plate if plate is not None else scene.reshape(-1, 3).mean(0)
+        colour = contrasting_colour(rng, reference)
+        shadow = tuple(int(v) for v in rng.integers(1, 4, 2)) if rng.random() < 0.1 else None
+        quads = composite(scene, block, matrix, (0, 0), colour, plate, shadow)
+        x1, y1 = quads.reshape(-1, 2).min(0)
+        x2, y2 = quads.reshape(-1, 2).max(0)
+        text_h = max(y2 - y1, 4.0)
+        # Detector boxes are never perfect: pad unevenly, sometimes cut a sliver of ink.
+        pads = rng.uniform([-0.05, -0.08, -0.05, -0.08], [0.35, 0.3, 0.35, 0.3]) * text_h
+        left = int(np.clip(x1 - pads[0], 0, ww - 2))
+        top = int(np.clip(y1 - pads[1], 0, wh - 2))
+        right = int(np.clip(x2 + pads[2], left + 2, ww))
+        bottom = int(np.clip(y2 + pads[3], top + 2, wh))
+        crop = scene[top:bottom, left:right]
+        crop = webcam_degrade(crop, rng, scale=text_h / 32.0)
+        if rng.random() < 0.4:  # small, far-away words: 10-24 px high
+            crop = resample(crop, rng, low=0.25)
+        return CropSample(text=text, image=np.ascontiguousarray(crop), name=f"synth-{index}")
+
+
+class SynthScenes:
+    """Detector samples: frames with signs and labels, each word's quad exact."""
+
+    def __init__(self, seed: int = 0, size: tuple[int, int] = (640, 480),
+                 photo_p: float = 0.5, bank: PhotoBank | None = None):
+        self.seed = seed
+        self.size = size
+        self.photo_p = photo_p
+        self.bank = bank if bank is not None else photo_bank()
+
+    def _photo_scene(self, rng: np.random.Generator) -> tuple[np.ndarray, list[WordBox]]:
+        """A random crop of a real training photo, its own words carried along."""
+        import cv2
+
+        w, h = self.size
+        source = self.bank.scenes[int(rng.integers(len(self.bank)))]
+        H, W = source.image.shape[:2]
+        crop_w = min(W, int(W * rng.uniform(0.5, 1.0)))
+        crop_h = min(H, int(crop_w * h / w))
+        x0, y0 = int(rng.integers(0, W - crop_w + 1)), int(rng.integers(0, H - crop_h + 1))
+        f = w / crop_w
+        image = cv2.resize(source.image[y0:y0 + crop_h, x0:x0 + crop_w], (w, h),
+                           interpolation=cv2.INTER_AREA)
+        words = []
+        for word in source.words:
+            quad = (word.quad - [x0, y0]) * f
+            inside = np.clip(quad, [0, 0], [w, h])
+            area = _poly_area(quad)
+            if area <= 0:
+                continue
+            kept = _poly_area(inside) / area
+            if kept < 0.3:
+                continue
+            words.append(WordBox(inside, word.text, word.ignore or kept < 0.8))
+        return image, words
+
+    def __getitem__(self, index: int) -> SceneSample:
+        rng = _rng(self.seed, index)
+        w, h = self.size
+        if len(self.bank) and rng.random() < self.photo_p:
+            scene, words = self._photo_scene(rng)
+        else:
+            scene, words = _background(rng, self.bank, h, w, 0.3), []
+        occupied = np.zeros((h, w), np.uint8)
+        for word in words:
+            x1, y1 = np.floor(word.quad.min(0)).astype(int)
+            x2, y2 = np.ceil(word.quad.max(0)).astype(int)
+            occupied[max(0, y1):y2, max(0, x1):x2] = 1
+        for _ in range(int(rng.integers(1, 8))):
+            n_lines = int(rng.choice([1, 1, 1, 2, 2, 3]))
+            lines = [random_line(rng, int(rng.integers(1, 4))) for _ in range(n_lines)]
+            # Log-uniform text size: many small words, some large ones (8 px high and up).
+            size = int(np.exp(rng.uniform(np.log(11), np.log(80))))
+            block = render_block(rng, lines, pick_font(rng), size)
+            ch, cw = block.ink.shape
+            if cw > w * 0.95:
+                continue
+            matrix = random_warp(rng, cw, ch, max_angle=10.0, perspective=0.15)
+            ww, wh = _warped_size(matrix, cw, ch)
+            if ww >= w or wh >= h:
+                continue
+            for _attempt in range(8):
+                x, y = int(rng.integers(0, w - ww)), int(rng.integers(0, h - wh))
+                if not occupied[y:y + wh, x:x + ww].any():
+                    break
+            else:
+                continue
+            region = scene[y:y + wh, x:x + ww].reshape(-1, 3).mean(0)
+            plate = rng.integers(0, 256, size=3).astype(np.float32) if rng.random() < 0.5 \
+                else None
+            colour = contrasting_colour(rng, plate if plate is not None else region)
+            shadow = tuple(int(v) for v in rng.integers(1, 3, 2)) if rng.random() < 0.1 else None
+            quads = composite(scene, block, matrix, (x, y), colour, plate, shadow)
+            occupied[y:y + wh, x:x + ww] = 1
+            words.extend(WordBox(q, t) for q, t in zip(quads, block.texts))
+        scene = webcam_degrade(scene, rng, scale=1.0, strength=0.8)
+        return SceneSample(words=words, image=scene, name=f"synth-scene-{index}")
+
+
+def _poly_area(quad: np.ndarray) -> float:
+    x, y = quad[:, 0], quad[:, 1]
+    return float(0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
