@@ -22,6 +22,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rec.add_argument("--workers", type=int, default=1, help="synthetic rendering processes")
     rec.set_defaults(func=_train_rec)
 
+    det = tsub.add_parser("det", help="train the detector (resumes from --run if it exists)")
+    det.add_argument("--run", type=Path, default=Path("runs/det/mnv2-416x320"))
+    det.add_argument("--size", default="416x320", help="model input WxH (multiples of 32)")
+    det.add_argument("--alpha", type=float, default=0.35, help="MobileNetV2 width multiplier")
+    det.add_argument("--batch", type=int, default=16)
+    det.add_argument("--minutes", type=float, default=None, help="stop after this long")
+    det.add_argument("--eval-every", type=int, default=300)
+    det.add_argument("--data", type=Path, default=None, help="real data folder")
+    det.add_argument("--workers", type=int, default=1, help="synthetic rendering processes")
+    det.set_defaults(func=_train_det)
+
     ev = sub.add_parser("eval", help="evaluate a model on the real data")
     esub = ev.add_subparsers(dest="what", required=True)
     erec = esub.add_parser("rec", help="word accuracy and CER of the recognizer")
@@ -39,6 +50,19 @@ def _train_rec(args: argparse.Namespace) -> int:
 
     config = CRNNConfig(width=args.width, head=args.head, unroll=args.head != "conv")
     trainer = RecTrainer(args.run, config, DEFAULT_RECIPE, batch=args.batch, data=args.data,
+                         eval_every=args.eval_every, workers=args.workers)
+    state = trainer.train(minutes=args.minutes)
+    print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))
+    return 0
+
+
+def _train_det(args: argparse.Namespace) -> int:
+    from engocr.models.yolo_mobilenet import DetectorConfig
+    from engocr.train.det import DEFAULT_RECIPE, DetTrainer
+
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    config = DetectorConfig(width=width, height=height, alpha=args.alpha)
+    trainer = DetTrainer(args.run, config, DEFAULT_RECIPE, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers)
     state = trainer.train(minutes=args.minutes)
     print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))

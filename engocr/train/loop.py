@@ -11,6 +11,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 
 @dataclass
 class Phase:
@@ -99,3 +101,94 @@ class Timer:
             self.last = time.time()
             return True
         return False
+
+
+class PhasedTrainer:
+    """The loop both trainers run: phases in order, learning rate per step, evaluation every
+    `eval_every` steps (best weights kept), checkpoints every few minutes, clean stop.
+
+    Subclasses set `model`, `optimizer`, `run_dir`, `recipe`, `eval_every`, `batch_size` and
+    implement `prepare()`, `apply_phase()`, `next_batch()`, `make_step()`, `evaluate()`.
+    """
+
+    primary_metric = ""
+
+    def _init_state(self) -> None:
+        import tensorflow as tf
+
+        self.state = RunState.load(self.run_dir / "state.json")
+        self.log = MetricsLog(self.run_dir / "metrics.csv")
+        self.optimizer.build(self.model.trainable_variables)
+        self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        self.manager = tf.train.CheckpointManager(self.ckpt, self.run_dir / "ckpt", max_to_keep=1)
+        if self.manager.latest_checkpoint:
+            self.ckpt.restore(self.manager.latest_checkpoint).expect_partial()
+
+    def save(self) -> None:
+        """Checkpoint (weights + optimizer), last float weights and the run state."""
+        self.manager.save(checkpoint_number=self.state.step)
+        self.model.save_weights(self.run_dir / "last.weights.h5")
+        self.state.save(self.run_dir / "state.json")
+
+    def train(self, minutes: float | None = None, checkpoint_minutes: float = 4.0) -> RunState:
+        from tqdm import tqdm
+
+        self.prepare()
+        stop, timer = StopFlag(), Timer(minutes, checkpoint_minutes)
+        while self.state.phase < len(self.recipe) and not (stop.stop or timer.expired()):
+            phase = self.recipe[self.state.phase]
+            self.apply_phase(phase)
+            step_fn = self.make_step()
+            bar = tqdm(total=phase.steps, initial=self.state.step - self.state.phase_start,
+                       desc=phase.name, mininterval=15, dynamic_ncols=True)
+            losses, t0 = [], time.time()
+            while self.state.step - self.state.phase_start < phase.steps:
+                in_phase = self.state.step - self.state.phase_start
+                self.optimizer.learning_rate.assign(phase_lr(phase, in_phase))
+                loss = float(step_fn(*self.next_batch(phase)))
+                if not np.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss} at step {self.state.step}; "
+                                             "resume from the last checkpoint with a lower lr")
+                losses.append(loss)
+                self.state.step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", refresh=False)
+                if self.state.step % self.eval_every == 0:
+                    self._end_of_interval(phase, losses, time.time() - t0)
+                    losses, t0 = [], time.time()
+                    if phase.patience and self.state.stale_evals >= phase.patience:
+                        break
+                if timer.checkpoint_due():
+                    self.save()
+                if stop.stop or timer.expired():
+                    break
+            bar.close()
+            if stop.stop or timer.expired():
+                break
+            self.state.phase += 1
+            self.state.phase_start = self.state.step
+            self.state.stale_evals = 0
+            self.save()
+        self.save()
+        return self.state
+
+    def _end_of_interval(self, phase: Phase, losses: list[float], elapsed: float) -> None:
+        self.state.seconds += elapsed
+        scores = self.evaluate()
+        value = scores[self.primary_metric]
+        improved = value > self.state.best
+        if improved:
+            self.state.best = value
+            self.state.stale_evals = 0
+            self.model.save_weights(self.run_dir / "best.weights.h5")
+        else:
+            self.state.stale_evals += 1
+        row = {"step": self.state.step, "phase": phase.name,
+               "loss": round(float(np.mean(losses)), 4),
+               "lr": float(self.optimizer.learning_rate.numpy()),
+               "samples_per_s": round(len(losses) * self.batch_size / max(elapsed, 1e-6), 1),
+               "train_hours": round(self.state.seconds / 3600, 3),
+               **{k: round(float(v), 4) for k, v in scores.items()}, "best": int(improved)}
+        self.log.append(row)
+        print(json.dumps(row), flush=True)
+        self.save()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from engocr.charset import CHARSET  # noqa: E402
 from engocr.models.crnn import CRNNConfig, build_crnn, set_lower_trainable  # noqa: E402
 from engocr.realtime.kernels import ctc_greedy_decode  # noqa: E402
 from engocr.train import rec_data  # noqa: E402
-from engocr.train.loop import MetricsLog, Phase, RunState, StopFlag, Timer, phase_lr  # noqa: E402
+from engocr.train.loop import Phase, PhasedTrainer  # noqa: E402
 from engocr.train.metrics import recognition_scores  # noqa: E402
 
 DEFAULT_RECIPE = [
@@ -58,8 +57,10 @@ def evaluate(model, images: np.ndarray, texts: list[str]) -> dict:
     return recognition_scores(predictions, texts)
 
 
-class RecTrainer:
-    """Holds the model, optimizer, data and state of one run folder."""
+class RecTrainer(PhasedTrainer):
+    """Holds the model, optimizer, data and state of one recognizer run folder."""
+
+    primary_metric = "ic15_val_word_acc"
 
     def __init__(self, run_dir: Path, config: CRNNConfig, recipe: list[Phase], batch: int = 32,
                  seed: int = 1, data: str | None = None, eval_every: int = 500,
@@ -73,23 +74,17 @@ class RecTrainer:
             cfg_path.write_text(json.dumps(config.to_dict(), indent=1))
             (run_dir / "recipe.json").write_text(json.dumps([asdict(p) for p in recipe],
                                                             indent=1))
-        self.config, self.recipe, self.batch, self.seed = config, recipe, batch, seed
+        self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
         self.eval_every = eval_every
         self.data = data
         self.workers = workers
-        self.state = RunState.load(run_dir / "state.json")
-        self.log = MetricsLog(run_dir / "metrics.csv")
         self.model = build_crnn(config)
         self.optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3, clipnorm=5.0)
-        self.optimizer.build(self.model.trainable_variables)
-        self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
-        self.manager = tf.train.CheckpointManager(self.ckpt, run_dir / "ckpt", max_to_keep=1)
-        if self.manager.latest_checkpoint:
-            self.ckpt.restore(self.manager.latest_checkpoint).expect_partial()
+        self._init_state()
         self.rng = np.random.default_rng([seed, self.state.step])
 
-    # ------------------------------------------------------------------ data
-    def _load_real(self) -> None:
+    def prepare(self) -> None:
+        """Real crops in memory, validation sets, and the synthetic stream."""
         h, w, t = self.config.height, self.config.width, self.config.time_steps
         images, texts = [], []
         for name in REAL_TRAIN_SETS:
@@ -107,27 +102,33 @@ class RecTrainer:
                 rec_data.load_crops("ic15_val", self.data), h, w)
         except FileNotFoundError:
             self.val_images, self.val_texts = None, []
+            self.primary_metric = "synth_val_word_acc"
         from engocr.train.data.synth import SynthCrops
 
         synth_val = SynthCrops(seed=10_000 + self.seed)
-        samples = [synth_val[i] for i in range(300)]
-        self.synth_val = rec_data.to_arrays(samples, h, w)
+        self.synth_val = rec_data.to_arrays([synth_val[i] for i in range(300)], h, w)
+        self.stream = rec_data.synth_stream(self.seed, self.state.synth_index, h, w, t,
+                                            self.workers)
 
-    def _batch(self, stream, real_fraction: float) -> tuple[np.ndarray, list[str]]:
-        n_real = int(round(self.batch * real_fraction)) if len(self.real_texts) else 0
+    def apply_phase(self, phase: Phase) -> None:
+        set_lower_trainable(self.model, not phase.freeze_lower)
+
+    def next_batch(self, phase: Phase) -> tuple:
+        n_real = int(round(self.batch_size * phase.real_fraction)) if self.real_texts else 0
         images, texts = [], []
-        for _ in range(self.batch - n_real):
-            image, text = next(stream)
+        for _ in range(self.batch_size - n_real):
+            image, text = next(self.stream)
             images.append(image)
             texts.append(text)
             self.state.synth_index += 1
         for i in self.rng.integers(0, len(self.real_texts), n_real):
             images.append(rec_data.augment_real(self.real_images[i], self.rng))
             texts.append(self.real_texts[i])
-        return np.stack(images), texts
+        labels, lengths = rec_data.labels_to_dense(texts, self.config.time_steps)
+        return (tf.constant(np.stack(images)[..., None], tf.float32), tf.constant(labels),
+                tf.constant(lengths))
 
-    # ------------------------------------------------------------------ steps
-    def _make_step(self):
+    def make_step(self):
         model, optimizer = self.model, self.optimizer
         steps = self.config.time_steps
 
@@ -145,7 +146,7 @@ class RecTrainer:
 
         return train_step
 
-    def _evaluate(self) -> dict:
+    def evaluate(self) -> dict:
         scores = {}
         if self.val_images is not None:
             s = evaluate(self.model, self.val_images, self.val_texts)
@@ -153,76 +154,3 @@ class RecTrainer:
         s = evaluate(self.model, *self.synth_val)
         scores.update({f"synth_val_{k}": v for k, v in s.items()})
         return scores
-
-    def _save(self, final: bool = False) -> None:
-        self.manager.save(checkpoint_number=self.state.step)
-        self.model.save_weights(self.run_dir / "last.weights.h5")
-        self.state.save(self.run_dir / "state.json")
-
-    # ------------------------------------------------------------------ loop
-    def train(self, minutes: float | None = None, checkpoint_minutes: float = 4.0) -> RunState:
-        from tqdm import tqdm
-
-        self._load_real()
-        stop, timer = StopFlag(), Timer(minutes, checkpoint_minutes)
-        stream = rec_data.synth_stream(self.seed, self.state.synth_index, self.config.height,
-                                       self.config.width, self.config.time_steps, self.workers)
-        while self.state.phase < len(self.recipe) and not (stop.stop or timer.expired()):
-            phase = self.recipe[self.state.phase]
-            set_lower_trainable(self.model, not phase.freeze_lower)
-            train_step = self._make_step()
-            bar = tqdm(total=phase.steps, initial=self.state.step - self.state.phase_start,
-                       desc=phase.name, mininterval=10, dynamic_ncols=True)
-            losses, t0 = [], time.time()
-            while self.state.step - self.state.phase_start < phase.steps:
-                in_phase = self.state.step - self.state.phase_start
-                self.optimizer.learning_rate.assign(phase_lr(phase, in_phase))
-                images, texts = self._batch(stream, phase.real_fraction)
-                labels, lengths = rec_data.labels_to_dense(texts, self.config.time_steps)
-                loss = float(train_step(tf.constant(images[..., None], tf.float32),
-                                        tf.constant(labels), tf.constant(lengths)))
-                if not np.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss} at step {self.state.step}")
-                losses.append(loss)
-                self.state.step += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", refresh=False)
-                if self.state.step % self.eval_every == 0:
-                    self._end_of_interval(phase, losses, t0)
-                    losses, t0 = [], time.time()
-                    if phase.patience and self.state.stale_evals >= phase.patience:
-                        break
-                if timer.checkpoint_due():
-                    self._save()
-                if stop.stop or timer.expired():
-                    break
-            bar.close()
-            if stop.stop or timer.expired():
-                break
-            self.state.phase += 1
-            self.state.phase_start = self.state.step
-            self.state.stale_evals = 0
-            self._save()
-        self._save(final=True)
-        return self.state
-
-    def _end_of_interval(self, phase: Phase, losses: list[float], t0: float) -> None:
-        elapsed = time.time() - t0
-        self.state.seconds += elapsed
-        scores = self._evaluate()
-        key = "ic15_val_word_acc" if "ic15_val_word_acc" in scores else "synth_val_word_acc"
-        improved = scores[key] > self.state.best
-        if improved:
-            self.state.best = scores[key]
-            self.state.stale_evals = 0
-            self.model.save_weights(self.run_dir / "best.weights.h5")
-        else:
-            self.state.stale_evals += 1
-        row = {"step": self.state.step, "phase": phase.name, "loss": round(np.mean(losses), 4),
-               "lr": float(self.optimizer.learning_rate.numpy()),
-               "samples_per_s": round(len(losses) * self.batch / max(elapsed, 1e-6), 1),
-               "train_hours": round(self.state.seconds / 3600, 3),
-               **{k: round(v, 4) for k, v in scores.items()}, "best": int(improved)}
-        self.log.append(row)
-        print(json.dumps(row), flush=True)
-        self._save()

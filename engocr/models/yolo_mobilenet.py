@@ -1,0 +1,81 @@
+"""YOLOv3-style text detector on a MobileNetV2 backbone: three scales (strides 8, 16, 32) joined
+by upsampling + concatenation, three anchors per scale, one class (text), so each anchor
+predicts (tx, ty, tw, th, objectness).
+
+The backbone is built without weights (none can be downloaded here) and trained from scratch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import keras
+from keras import layers
+
+# Taps of keras.applications.MobileNetV2 at strides 8, 16 and 32.
+TAPS = ("block_6_expand_relu", "block_13_expand_relu", "out_relu")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    width: int = 416
+    height: int = 320
+    alpha: float = 0.35
+    head_filters: int = 64
+    strides: tuple[int, ...] = (8, 16, 32)
+    # (scale, anchor, w/h) in input pixels; replaced by k-means anchors before training.
+    anchors: tuple = (((12, 8), (28, 11), (48, 16)),
+                      ((60, 26), (100, 30), (150, 44)),
+                      ((120, 70), (220, 80), (340, 130)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _sep_block(x, filters: int, name: str):
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = layers.BatchNormalization(name=f"{name}_dw_bn")(x)
+    x = layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(x)
+    x = layers.BatchNormalization(name=f"{name}_pw_bn")(x)
+    return layers.ReLU(6.0, name=f"{name}_pw_relu")(x)
+
+
+def _conv1(x, filters: int, name: str):
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(6.0, name=f"{name}_relu")(x)
+
+
+def build_detector(config: DetectorConfig = DetectorConfig()) -> keras.Model:
+    """Input: BGR pixels 0..255 (float32, HxWx3; normalised to [-1, 1] inside, as MobileNetV2
+    expects). Outputs, one per stride: (batch, H/s, W/s, anchors * 5) raw logits."""
+    c = config
+    inputs = keras.Input((c.height, c.width, 3), name="image")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+    backbone = keras.applications.MobileNetV2(input_shape=(c.height, c.width, 3), alpha=c.alpha,
+                                              include_top=False, weights=None)
+    taps = keras.Model(backbone.input, [backbone.get_layer(n).output for n in TAPS],
+                       name="backbone")
+    c3, c4, c5 = taps(x)
+    f = c.head_filters
+    n_out = len(c.anchors[0]) * 5
+    p5 = _sep_block(_conv1(c5, f * 2, "p5_in"), f * 2, "p5")
+    p4 = layers.Concatenate(name="p4_cat")([layers.UpSampling2D(2, name="p5_up")(
+        _conv1(p5, f, "p5_lat")), c4])
+    p4 = _sep_block(_conv1(p4, f, "p4_in"), f, "p4")
+    p3 = layers.Concatenate(name="p3_cat")([layers.UpSampling2D(2, name="p4_up")(
+        _conv1(p4, f, "p4_lat")), c3])
+    p3 = _sep_block(_conv1(p3, f, "p3_in"), f, "p3")
+    # Objectness starts at a 1% prior (bias -4.6) so that the thousands of empty cells do not
+    # swamp the first steps with a huge loss (a source of the NaNs YOLO code is known for).
+    bias = [0.0, 0.0, 0.0, 0.0, -4.6] * len(c.anchors[0])
+    outputs = [layers.Conv2D(n_out, 1, name=f"out_s{s}",
+                             bias_initializer=keras.initializers.Constant(bias))(p)
+               for p, s in zip((p3, p4, p5), c.strides)]
+    return keras.Model(inputs, outputs, name="yolo_mobilenetv2")
+
+
+def set_backbone_trainable(model: keras.Model, trainable: bool) -> None:
+    """Freeze or unfreeze the backbone (the fine-tuning recipe's first stage)."""
+    model.get_layer("backbone").trainable = trainable

@@ -1,0 +1,236 @@
+"""Detector training: the YOLOv3 loss (with the ignore mask), pretraining on synthetic scenes,
+then fine-tuning on ic15 training images with the backbone frozen, then unfrozen."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+import tensorflow as tf  # noqa: E402
+
+from engocr.geometry import box_to_quad  # noqa: E402
+from engocr.models.yolo_mobilenet import (  # noqa: E402
+    DetectorConfig,
+    build_detector,
+    set_backbone_trainable,
+)
+from engocr.preprocess import letterbox  # noqa: E402
+from engocr.realtime.kernels import yolo_postprocess  # noqa: E402
+from engocr.train import det_data  # noqa: E402
+from engocr.train.data.importers import ic15_split, load_scene_json  # noqa: E402
+from engocr.train.data.paths import data_root  # noqa: E402
+from engocr.train.det_targets import encode_targets, kmeans_anchors  # noqa: E402
+from engocr.train.loop import Phase, PhasedTrainer  # noqa: E402
+from engocr.train.metrics import detection_scores  # noqa: E402
+
+DEFAULT_RECIPE = [
+    Phase("pretrain", steps=5000, lr=1e-3, real_fraction=0.0, patience=5),
+    Phase("finetune_frozen", steps=2000, lr=5e-4, real_fraction=0.5, freeze_lower=True,
+          patience=4),
+    Phase("finetune_all", steps=4000, lr=2e-4, real_fraction=0.5, patience=6),
+]
+MAX_BOXES = 100
+
+
+def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig):
+    """Sum over scales of: BCE on centre offsets and L2 on log sizes for responsible anchors
+    (weighted up for small boxes), BCE on objectness, where negatives whose predicted box
+    overlaps any true or don't-care box by IoU > 0.5 are ignored. Mean over the batch."""
+    batch = tf.cast(tf.shape(outputs[0])[0], tf.float32)
+    total = 0.0
+    anchors = tf.constant(config.anchors, tf.float32)
+    gt = gt_boxes[:, None, None, None, :, :]  # (B, 1, 1, 1, N, 4)
+    gt_area = (gt[..., 2] - gt[..., 0]) * (gt[..., 3] - gt[..., 1])
+    for k, (raw, target) in enumerate(zip(outputs, targets)):
+        shape = tf.shape(raw)
+        gh, gw = shape[1], shape[2]
+        raw = tf.reshape(raw, [shape[0], gh, gw, len(config.anchors[k]), 5])
+        stride = float(config.strides[k])
+        obj, weight = target[..., 4], target[..., 5]
+        gx, gy = tf.meshgrid(tf.range(gw, dtype=tf.float32), tf.range(gh, dtype=tf.float32))
+        cx = (tf.sigmoid(raw[..., 0]) + gx[None, :, :, None]) * stride
+        cy = (tf.sigmoid(raw[..., 1]) + gy[None, :, :, None]) * stride
+        wh = anchors[k][None, None, None] * tf.exp(tf.clip_by_value(raw[..., 2:4], -8.0, 8.0))
+        px1, py1 = cx - wh[..., 0] / 2, cy - wh[..., 1] / 2
+        px2, py2 = cx + wh[..., 0] / 2, cy + wh[..., 1] / 2
+        iw = tf.maximum(tf.minimum(px2[..., None], gt[..., 2]) -
+                        tf.maximum(px1[..., None], gt[..., 0]), 0.0)
+        ih = tf.maximum(tf.minimum(py2[..., None], gt[..., 3]) -
+                        tf.maximum(py1[..., None], gt[..., 1]), 0.0)
+        inter = iw * ih
+        union = (wh[..., 0] * wh[..., 1])[..., None] + gt_area - inter
+        best_iou = tf.reduce_max(inter / tf.maximum(union, 1e-6), axis=-1)
+        negative = (1.0 - obj) * tf.cast(best_iou < 0.5, tf.float32)
+        bce = tf.nn.sigmoid_cross_entropy_with_logits
+        xy = tf.reduce_sum(bce(labels=target[..., 0:2], logits=raw[..., 0:2]), -1)
+        size = tf.reduce_sum(tf.square(target[..., 2:4] - raw[..., 2:4]), -1) * 0.5
+        ones = tf.ones_like(obj)
+        objectness = obj * bce(labels=ones, logits=raw[..., 4]) + \
+            negative * bce(labels=tf.zeros_like(obj), logits=raw[..., 4])
+        total += tf.reduce_sum(obj * weight * (xy + size) + objectness)
+    return total / batch
+
+
+def load_model(run_dir: Path, weights: str = "best"):
+    """A run's detector with its float weights (`best` or `last`)."""
+    cfg = json.loads((run_dir / "config.json").read_text())
+    config = DetectorConfig(**{k: _tuples(v) for k, v in cfg.items()})
+    model = build_detector(config)
+    model.load_weights(run_dir / f"{weights}.weights.h5")
+    return model, config
+
+
+def _tuples(v):
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
+def compute_anchors(config: DetectorConfig, data: str | None, n_synth: int = 200) -> tuple:
+    """k-means anchors over word boxes at the model input size: real ic15 training images and
+    synthetic scenes, as the detector will see them."""
+    from engocr.train.data.synth import SynthScenes
+
+    size = (config.width, config.height)
+    rng = np.random.default_rng(0)
+    wh = []
+    folder = data_root(data) / "ic15_train"
+    if (folder / "gt.json").exists():
+        for scene in ic15_split(load_scene_json(folder), "train")[:300]:
+            _, boxes, _ = det_data.scene_to_input(_sized(scene), size, rng)
+            wh.append(boxes[:, 2:] - boxes[:, :2])
+    gen = SynthScenes(seed=123, size=(int(size[0] * 1.5), int(size[1] * 1.5)))
+    for i in range(n_synth):
+        _, boxes, _ = det_data.scene_to_input(gen[i], size, rng)
+        wh.append(boxes[:, 2:] - boxes[:, :2])
+    wh = np.concatenate(wh)
+    wh = wh[(wh > 2).all(1)]
+    anchors = kmeans_anchors(wh, k=len(config.strides) * 3)
+    return tuple(tuple((round(float(w), 1), round(float(h), 1)) for w, h in anchors[i:i + 3])
+                 for i in range(0, len(anchors), 3))
+
+
+def _sized(scene):
+    """A lazily-loaded scene whose size is known without decoding (meta), loaded on demand."""
+    return scene
+
+
+def detect_keras(model, config: DetectorConfig, images: list[np.ndarray], threshold: float,
+                 fn=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Boxes (original pixels) and scores for each BGR image, through the Keras model."""
+    fn = fn or tf.function(lambda x: model(x, training=False))
+    results = []
+    for image in images:
+        inp, scale, dx, dy = letterbox(image, config.width, config.height)
+        outs = [o.numpy()[0] for o in fn(tf.constant(inp[None], tf.float32))]
+        outs = [o.reshape(o.shape[0], o.shape[1], -1, 5) for o in outs]
+        boxes, scores = yolo_postprocess(outs, np.array(config.anchors, np.float32),
+                                         list(config.strides), threshold)
+        boxes = (boxes - [dx, dy, dx, dy]) / scale
+        results.append((boxes, scores))
+    return results
+
+
+class DetTrainer(PhasedTrainer):
+    """Holds the model, optimizer, data and state of one detector run folder."""
+
+    primary_metric = "ic15_val_hmean"
+
+    def __init__(self, run_dir: Path, config: DetectorConfig, recipe: list[Phase],
+                 batch: int = 16, seed: int = 1, data: str | None = None,
+                 eval_every: int = 500, workers: int = 1) -> None:
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg_path = run_dir / "config.json"
+        self.data = data
+        if cfg_path.exists():
+            cfg = json.loads(cfg_path.read_text())
+            config = DetectorConfig(**{k: _tuples(v) for k, v in cfg.items()})
+        else:
+            config = replace(config, anchors=compute_anchors(config, data))
+            cfg_path.write_text(json.dumps(config.to_dict(), indent=1))
+            (run_dir / "recipe.json").write_text(json.dumps([asdict(p) for p in recipe],
+                                                            indent=1))
+        self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
+        self.eval_every, self.workers = eval_every, workers
+        self.model = build_detector(config)
+        self.optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3, clipnorm=10.0)
+        self._init_state()
+        self.rng = np.random.default_rng([seed, self.state.step])
+
+    def prepare(self) -> None:
+        folder = data_root(self.data) / "ic15_train"
+        self.real, self.val = [], []
+        if (folder / "gt.json").exists():
+            scenes = load_scene_json(folder)
+            self.real = ic15_split(scenes, "train")
+            self.val = ic15_split(scenes, "val")
+        else:
+            self.primary_metric = "synth_val_hmean"
+        self.size = (self.config.width, self.config.height)
+        from engocr.train.data.synth import SynthScenes
+
+        gen = SynthScenes(seed=20_000 + self.seed)
+        self.synth_val = [gen[i] for i in range(40)]
+        self.stream = det_data.synth_scene_stream(self.seed, self.state.synth_index, self.size,
+                                                  self.workers)
+
+    def apply_phase(self, phase: Phase) -> None:
+        set_backbone_trainable(self.model, not phase.freeze_lower)
+
+    def next_batch(self, phase: Phase) -> tuple:
+        n_real = int(round(self.batch_size * phase.real_fraction)) if self.real else 0
+        samples = []
+        for _ in range(self.batch_size - n_real):
+            samples.append(next(self.stream))
+            self.state.synth_index += 1
+        for i in self.rng.integers(0, len(self.real), n_real):
+            scene = self.real[int(i)]
+            samples.append(det_data.scene_to_input(scene, self.size, self.rng))
+            scene.image = None
+        images = np.stack([s[0] for s in samples]).astype(np.float32)
+        anchors = np.array(self.config.anchors, np.float32)
+        grids = [encode_targets(s[1], anchors, self.config.strides, self.size) for s in samples]
+        targets = [tf.constant(np.stack([g[k] for g in grids]))
+                   for k in range(len(self.config.strides))]
+        gt = np.zeros((len(samples), MAX_BOXES, 4), np.float32)
+        for b, (_, boxes, dontcare) in enumerate(samples):
+            both = np.concatenate([boxes, dontcare])[:MAX_BOXES]
+            gt[b, :len(both)] = both
+        return tf.constant(images), tuple(targets), tf.constant(gt)
+
+    def make_step(self):
+        model, optimizer, config = self.model, self.optimizer, self.config
+
+        @tf.function(reduce_retracing=True)
+        def train_step(x, targets, gt):
+            with tf.GradientTape() as tape:
+                outputs = model(x, training=True)
+                loss = yolo_loss(outputs, list(targets), gt, config)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        return train_step
+
+    def evaluate(self) -> dict:
+        fn = tf.function(lambda x: self.model(x, training=False))
+        scores = {}
+        for name, scenes in (("ic15_val", self.val), ("synth_val", self.synth_val)):
+            if not scenes:
+                continue
+            images = [s.load() for s in scenes]
+            found = detect_keras(self.model, self.config, images, 0.3, fn)
+            preds = [[(box_to_quad(b), None) for b in boxes] for boxes, _ in found]
+            gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
+            s = detection_scores(preds, gts)
+            scores.update({f"{name}_{k}": v for k, v in s.items() if not k.startswith("e2e")})
+            if name == "ic15_val":
+                for sc in scenes:
+                    sc.image = None
+        return scores

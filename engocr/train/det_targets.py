@@ -1,0 +1,68 @@
+"""Detector targets: k-means anchors over word boxes, and the encoding of ground-truth boxes
+into per-scale YOLO target grids (the exact inverse of the runtime's decode kernel)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def wh_iou(wh: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """IoU of boxes and anchors placed on a common centre: (n, 2) x (k, 2) -> (n, k)."""
+    inter = np.minimum(wh[:, None, 0], anchors[None, :, 0]) * \
+        np.minimum(wh[:, None, 1], anchors[None, :, 1])
+    union = wh[:, 0:1] * wh[:, 1:2] + (anchors[:, 0] * anchors[:, 1])[None] - inter
+    return inter / union
+
+
+def kmeans_anchors(wh: np.ndarray, k: int = 9, seed: int = 0, iters: int = 100) -> np.ndarray:
+    """k-means with 1 - IoU as distance (YOLOv2/v3), sorted by area."""
+    rng = np.random.default_rng(seed)
+    centres = wh[rng.choice(len(wh), k, replace=False)].astype(np.float64)
+    for _ in range(iters):
+        assign = wh_iou(wh, centres).argmax(1)
+        new = np.array([np.median(wh[assign == i], 0) if (assign == i).any() else centres[i]
+                        for i in range(k)])
+        if np.allclose(new, centres):
+            break
+        centres = new
+    return centres[np.argsort(centres.prod(1))]
+
+
+def encode_targets(boxes: np.ndarray, anchors: np.ndarray, strides: tuple[int, ...],
+                   size: tuple[int, int]) -> list[np.ndarray]:
+    """Boxes (n, 4: x1 y1 x2 y2, input pixels) -> per scale (gh, gw, A, 6) grids of
+    [tx in 0..1, ty in 0..1, log(w/aw), log(h/ah), objectness, box weight]. Each box goes to the
+    one anchor (over all scales) whose shape fits it best, in the cell holding its centre."""
+    width, height = size
+    anchors = np.asarray(anchors, np.float32)
+    n_scales, n_anchors = anchors.shape[:2]
+    grids = [np.zeros((height // s, width // s, n_anchors, 6), np.float32) for s in strides]
+    if len(boxes) == 0:
+        return grids
+    boxes = np.asarray(boxes, np.float32)
+    wh = np.maximum(boxes[:, 2:4] - boxes[:, 0:2], 1.0)
+    centres = (boxes[:, 0:2] + boxes[:, 2:4]) / 2
+    best = wh_iou(wh, anchors.reshape(-1, 2)).argmax(1)
+    for (cx, cy), (w, h), flat in zip(centres, wh, best):
+        scale, a = divmod(int(flat), n_anchors)
+        stride = strides[scale]
+        grid = grids[scale]
+        j = int(np.clip(cx // stride, 0, grid.shape[1] - 1))
+        i = int(np.clip(cy // stride, 0, grid.shape[0] - 1))
+        aw, ah = anchors[scale, a]
+        grid[i, j, a] = (cx / stride - j, cy / stride - i, np.log(w / aw), np.log(h / ah), 1.0,
+                         2.0 - (w * h) / (width * height))
+    return grids
+
+
+def targets_to_raw(grids: list[np.ndarray], eps: float = 1e-4) -> list[np.ndarray]:
+    """Target grids as the raw logits a perfect model would output (for round-trip tests)."""
+    raws = []
+    for grid in grids:
+        raw = np.empty(grid.shape[:3] + (5,), np.float32)
+        txy = np.clip(grid[..., 0:2], eps, 1 - eps)
+        raw[..., 0:2] = np.log(txy / (1 - txy))
+        raw[..., 2:4] = grid[..., 2:4]
+        raw[..., 4] = np.where(grid[..., 4] > 0, 12.0, -12.0)
+        raws.append(raw)
+    return raws
