@@ -18,8 +18,13 @@ TAPS = ("block_6_expand_relu", "block_13_expand_relu", "out_relu")
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    width: int = 416
-    height: int = 320
+    """`width` x `height`: the full-frame input the model is exported at; training runs on
+    `train_width` x `train_height` windows at the same pixel scale (fully convolutional)."""
+
+    width: int = 512
+    height: int = 384
+    train_width: int = 320
+    train_height: int = 256
     alpha: float = 0.35
     head_filters: int = 64
     strides: tuple[int, ...] = (8, 16, 32)
@@ -47,13 +52,16 @@ def _conv1(x, filters: int, name: str):
     return layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
-def build_detector(config: DetectorConfig = DetectorConfig()) -> keras.Model:
+def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = False
+                   ) -> keras.Model:
     """Input: BGR pixels 0..255 (float32, HxWx3; normalised to [-1, 1] inside, as MobileNetV2
-    expects). Outputs, one per stride: (batch, H/s, W/s, anchors * 5) raw logits."""
+    expects). Outputs, one per stride: (batch, H/s, W/s, anchors * 5) raw logits. The same
+    weights fit both sizes (`training` picks the training window size)."""
     c = config
-    inputs = keras.Input((c.height, c.width, 3), name="image")
+    h, w = (c.train_height, c.train_width) if training else (c.height, c.width)
+    inputs = keras.Input((h, w, 3), name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
-    backbone = keras.applications.MobileNetV2(input_shape=(c.height, c.width, 3), alpha=c.alpha,
+    backbone = keras.applications.MobileNetV2(input_shape=(h, w, 3), alpha=c.alpha,
                                               include_top=False, weights=None)
     taps = keras.Model(backbone.input, [backbone.get_layer(n).output for n in TAPS],
                        name="backbone")

@@ -23,8 +23,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rec.set_defaults(func=_train_rec)
 
     det = tsub.add_parser("det", help="train the detector (resumes from --run if it exists)")
-    det.add_argument("--run", type=Path, default=Path("runs/det/mnv2-416x320"))
-    det.add_argument("--size", default="416x320", help="model input WxH (multiples of 32)")
+    det.add_argument("--run", type=Path, default=Path("runs/det/mnv2-512x384"))
+    det.add_argument("--size", default="512x384",
+                     help="full-frame model input WxH (multiples of 32)")
+    det.add_argument("--train-size", default="320x256", help="training window WxH")
     det.add_argument("--alpha", type=float, default=0.35, help="MobileNetV2 width multiplier")
     det.add_argument("--batch", type=int, default=16)
     det.add_argument("--minutes", type=float, default=None, help="stop after this long")
@@ -32,6 +34,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--data", type=Path, default=None, help="real data folder")
     det.add_argument("--workers", type=int, default=1, help="synthetic rendering processes")
     det.set_defaults(func=_train_det)
+
+    add_export_parser(sub)
 
     ev = sub.add_parser("eval", help="evaluate a model on the real data")
     esub = ev.add_subparsers(dest="what", required=True)
@@ -42,6 +46,37 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     erec.add_argument("--data", type=Path, default=None)
     erec.add_argument("--limit", type=int, default=None, help="first N crops of each set")
     erec.set_defaults(func=_eval_rec)
+
+
+def add_export_parser(sub: argparse._SubParsersAction) -> None:
+    ex = sub.add_parser("export", help="export a trained run to TFLite and ship it")
+    ex.add_argument("what", choices=["rec", "det"])
+    ex.add_argument("--run", type=Path, required=True, help="training run folder")
+    ex.add_argument("--weights", choices=["best", "last"], default="best")
+    ex.add_argument("--out", type=Path, default=None,
+                    help="where the chosen model goes (default: the package's assets)")
+    ex.add_argument("--work", type=Path, default=Path("runs/export"),
+                    help="folder for every variant")
+    ex.add_argument("--quant", nargs="+", default=["float32", "dynamic", "int8"])
+    ex.add_argument("--budget", type=float, default=1.0,
+                    help="accuracy points a quantised variant may lose against Keras")
+    ex.add_argument("--data", type=Path, default=None)
+    ex.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from engocr.export.pipeline import export_detector, export_recognizer
+    from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
+
+    if args.what == "rec":
+        out = args.out or DEFAULT_RECOGNIZER
+        export_recognizer(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
+                          weights=args.weights)
+    else:
+        out = args.out or DEFAULT_DETECTOR
+        export_detector(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
+                        weights=args.weights)
+    return 0
 
 
 def _train_rec(args: argparse.Namespace) -> int:
@@ -61,7 +96,9 @@ def _train_det(args: argparse.Namespace) -> int:
     from engocr.train.det import DEFAULT_RECIPE, DetTrainer
 
     width, height = (int(v) for v in args.size.lower().split("x"))
-    config = DetectorConfig(width=width, height=height, alpha=args.alpha)
+    tw, th = (int(v) for v in args.train_size.lower().split("x"))
+    config = DetectorConfig(width=width, height=height, train_width=tw, train_height=th,
+                            alpha=args.alpha)
     trainer = DetTrainer(args.run, config, DEFAULT_RECIPE, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers)
     state = trainer.train(minutes=args.minutes)

@@ -96,28 +96,24 @@ def compute_anchors(config: DetectorConfig, data: str | None, n_synth: int = 200
     synthetic scenes, as the detector will see them."""
     from engocr.train.data.synth import SynthScenes
 
-    size = (config.width, config.height)
+    size = (config.train_width, config.train_height)
     rng = np.random.default_rng(0)
     wh = []
     folder = data_root(data) / "ic15_train"
     if (folder / "gt.json").exists():
         for scene in ic15_split(load_scene_json(folder), "train")[:300]:
-            _, boxes, _ = det_data.scene_to_input(_sized(scene), size, rng)
+            _, boxes, _ = det_data.scene_to_input(scene, size, rng, config.width)
             wh.append(boxes[:, 2:] - boxes[:, :2])
-    gen = SynthScenes(seed=123, size=(int(size[0] * 1.5), int(size[1] * 1.5)))
+            scene.image = None
+    gen = SynthScenes(seed=123, size=det_data.SYNTH_FRAME)
     for i in range(n_synth):
-        _, boxes, _ = det_data.scene_to_input(gen[i], size, rng)
+        _, boxes, _ = det_data.scene_to_input(gen[i], size, rng, config.width)
         wh.append(boxes[:, 2:] - boxes[:, :2])
     wh = np.concatenate(wh)
     wh = wh[(wh > 2).all(1)]
     anchors = kmeans_anchors(wh, k=len(config.strides) * 3)
     return tuple(tuple((round(float(w), 1), round(float(h), 1)) for w, h in anchors[i:i + 3])
                  for i in range(0, len(anchors), 3))
-
-
-def _sized(scene):
-    """A lazily-loaded scene whose size is known without decoding (meta), loaded on demand."""
-    return scene
 
 
 def detect_keras(model, config: DetectorConfig, images: list[np.ndarray], threshold: float,
@@ -158,7 +154,8 @@ class DetTrainer(PhasedTrainer):
                                                             indent=1))
         self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
         self.eval_every, self.workers = eval_every, workers
-        self.model = build_detector(config)
+        self.model = build_detector(config, training=True)
+        self.eval_model = build_detector(config)  # full-frame size, weights copied per eval
         self.optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3, clipnorm=10.0)
         self._init_state()
         self.rng = np.random.default_rng([seed, self.state.step])
@@ -172,13 +169,13 @@ class DetTrainer(PhasedTrainer):
             self.val = ic15_split(scenes, "val")
         else:
             self.primary_metric = "synth_val_hmean"
-        self.size = (self.config.width, self.config.height)
+        self.size = (self.config.train_width, self.config.train_height)
         from engocr.train.data.synth import SynthScenes
 
-        gen = SynthScenes(seed=20_000 + self.seed)
+        gen = SynthScenes(seed=20_000 + self.seed, size=det_data.SYNTH_FRAME)
         self.synth_val = [gen[i] for i in range(40)]
         self.stream = det_data.synth_scene_stream(self.seed, self.state.synth_index, self.size,
-                                                  self.workers)
+                                                  self.config.width, self.workers)
 
     def apply_phase(self, phase: Phase) -> None:
         set_backbone_trainable(self.model, not phase.freeze_lower)
@@ -191,7 +188,8 @@ class DetTrainer(PhasedTrainer):
             self.state.synth_index += 1
         for i in self.rng.integers(0, len(self.real), n_real):
             scene = self.real[int(i)]
-            samples.append(det_data.scene_to_input(scene, self.size, self.rng))
+            samples.append(det_data.scene_to_input(scene, self.size, self.rng,
+                                                   self.config.width))
             scene.image = None
         images = np.stack([s[0] for s in samples]).astype(np.float32)
         anchors = np.array(self.config.anchors, np.float32)
@@ -219,13 +217,14 @@ class DetTrainer(PhasedTrainer):
         return train_step
 
     def evaluate(self) -> dict:
-        fn = tf.function(lambda x: self.model(x, training=False))
+        self.eval_model.set_weights(self.model.get_weights())
+        fn = tf.function(lambda x: self.eval_model(x, training=False))
         scores = {}
         for name, scenes in (("ic15_val", self.val), ("synth_val", self.synth_val)):
             if not scenes:
                 continue
             images = [s.load() for s in scenes]
-            found = detect_keras(self.model, self.config, images, 0.3, fn)
+            found = detect_keras(self.eval_model, self.config, images, 0.3, fn)
             preds = [[(box_to_quad(b), None) for b in boxes] for boxes, _ in found]
             gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
             s = detection_scores(preds, gts)

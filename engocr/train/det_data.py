@@ -14,21 +14,33 @@ from engocr.train.data.records import SceneSample
 
 
 def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Generator | None,
-                   zoom: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Letterbox a scene to `size` (w, h), with an optional random zoomed crop first so that the
-    detector sees words of every size. Returns image, boxes (n, 4), ignore boxes (m, 4)."""
+                   frame_width: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A training or evaluation input of `size` (w, h) from a scene.
+
+    Without `rng`: the whole scene letterboxed, as the runtime does. With `rng`: the scene is
+    scaled as the runtime would scale it for a `frame_width`-wide model input (times a random
+    factor, so words of every size appear), then a random `size` window is cut from it. That
+    trains a fully convolutional detector on small windows at the pixel scale it will see at
+    full size. Returns image, boxes (n, 4) and don't-care boxes (m, 4) in input pixels."""
     image = sample.load()
     H, W = image.shape[:2]
     quads = np.array([w.quad for w in sample.words], np.float32).reshape(-1, 4, 2)
     ignore = np.array([w.ignore for w in sample.words], bool)
-    if rng is not None and zoom and rng.random() < 0.6:
-        f = rng.uniform(0.35, 1.0)
-        cw, ch = int(W * f), int(H * f)
-        x0, y0 = int(rng.integers(0, W - cw + 1)), int(rng.integers(0, H - ch + 1))
-        image = image[y0:y0 + ch, x0:x0 + cw]
-        quads = quads - [x0, y0]
-    out, scale, dx, dy = letterbox(image, *size)
-    quads = quads * scale + [dx, dy]
+    if rng is None:
+        out, scale, dx, dy = letterbox(image, *size)
+        quads = quads * scale + [dx, dy]
+    else:
+        base = (frame_width or size[0]) / W
+        scale = base * float(np.exp(rng.uniform(np.log(0.6), np.log(1.7))))
+        scaled = cv2.resize(image, (max(1, int(W * scale)), max(1, int(H * scale))),
+                            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        sh, sw = scaled.shape[:2]
+        out = np.full((size[1], size[0], 3), 114, np.uint8)
+        x0 = int(rng.integers(0, max(1, sw - size[0] + 1)))
+        y0 = int(rng.integers(0, max(1, sh - size[1] + 1)))
+        window = scaled[y0:y0 + size[1], x0:x0 + size[0]]
+        out[:window.shape[0], :window.shape[1]] = window
+        quads = quads * scale - [x0, y0]
     boxes = np.concatenate([quads.min(1), quads.max(1)], 1) if len(quads) else \
         np.zeros((0, 4), np.float32)
     h, w = out.shape[:2]
@@ -59,25 +71,29 @@ def _colour_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 _GEN: dict = {}
 
 
+# Synthetic scenes are rendered at a webcam frame size and scaled like real frames.
+SYNTH_FRAME = (640, 480)
+
+
 def _render(args: tuple[int, int, int, int]):
     from engocr.train.data.synth import SynthScenes
 
-    seed, index, width, height = args
+    seed, index, width, height, frame_width = args
     gen = _GEN.get(seed)
     if gen is None:
-        gen = _GEN[seed] = SynthScenes(seed=seed, size=(int(width * 1.5), int(height * 1.5)))
+        gen = _GEN[seed] = SynthScenes(seed=seed, size=SYNTH_FRAME)
     rng = np.random.default_rng([seed, index, 7])
-    return scene_to_input(gen[index], (width, height), rng)
+    return scene_to_input(gen[index], (width, height), rng, frame_width)
 
 
-def synth_scene_stream(seed: int, start: int, size: tuple[int, int],
+def synth_scene_stream(seed: int, start: int, size: tuple[int, int], frame_width: int,
                        workers: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Endless synthetic detector samples rendered in worker processes."""
     pool = mp.get_context("fork").Pool(workers)
     index = start
     try:
         while True:
-            chunk = [(seed, i, size[0], size[1]) for i in range(index, index + 128)]
+            chunk = [(seed, i, size[0], size[1], frame_width) for i in range(index, index + 128)]
             yield from pool.imap(_render, chunk, chunksize=8)
             index += 128
     finally:

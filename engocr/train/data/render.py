@@ -21,8 +21,16 @@ class TextBlock:
     texts: list[str]
 
 
-def pick_font(rng: np.random.Generator) -> str:
-    """A random face from a random family."""
+# OpenCV's built-in stroke fonts, drawn by cv2.putText: what the built-in demo and many
+# overlays use, so the recognizer learns them too ("hershey:<cv2 font id>").
+HERSHEY = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+           cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC)
+
+
+def pick_font(rng: np.random.Generator, hershey_p: float = 0.04) -> str:
+    """A random face from a random family (sometimes one of OpenCV's stroke fonts)."""
+    if rng.random() < hershey_p:
+        return f"hershey:{HERSHEY[int(rng.integers(len(HERSHEY)))]}"
     families = font_families()
     family = families[int(rng.integers(len(families)))]
     return str(family[int(rng.integers(len(family)))])
@@ -31,6 +39,8 @@ def pick_font(rng: np.random.Generator) -> str:
 def render_block(rng: np.random.Generator, lines: list[list[str]], font_path: str,
                  size: int) -> TextBlock:
     """Draw lines of words left-, centre- or right-aligned; word boxes are the ink extents."""
+    if font_path.startswith("hershey:"):
+        return _render_hershey(rng, lines, int(font_path.split(":")[1]), size)
     font = load_font(font_path, size)
     stroke = int(rng.integers(1, max(2, size // 14) + 1)) if rng.random() < 0.12 else 0
     space = font.getlength(" ") * rng.uniform(0.9, 2.0)
@@ -53,6 +63,35 @@ def render_block(rng: np.random.Generator, lines: list[list[str]], font_path: st
             texts.append(word)
             x += font.getlength(word) + space
     ink = np.asarray(image, dtype=np.float32) / 255.0
+    return TextBlock(ink, np.asarray(quads, np.float32).reshape(-1, 4, 2), texts)
+
+
+def _render_hershey(rng: np.random.Generator, lines: list[list[str]], font: int,
+                    size: int) -> TextBlock:
+    scale = size / 30.0
+    thickness = max(1, int(round(scale * rng.uniform(1.2, 2.6))))
+    space = cv2.getTextSize(" ", font, scale, thickness)[0][0] * rng.uniform(1.0, 1.8)
+    line_gap = size * rng.uniform(1.2, 1.6)
+    margin = int(size * 0.6) + thickness
+    widths = [sum(cv2.getTextSize(w, font, scale, thickness)[0][0] for w in line)
+              + space * (len(line) - 1) for line in lines]
+    canvas = np.zeros((int(line_gap * (len(lines) - 1) + size * 1.6) + 2 * margin,
+                       int(max(widths)) + 2 * margin), np.uint8)
+    quads, texts = [], []
+    for row, line in enumerate(lines):
+        x, y = float(margin), margin + row * line_gap + size
+        for word in line:
+            (w, h), _ = cv2.getTextSize(word, font, scale, thickness)
+            layer = np.zeros_like(canvas)
+            cv2.putText(layer, word, (int(x), int(y)), font, scale, 255, thickness, cv2.LINE_AA)
+            ys, xs = np.nonzero(layer)
+            if len(xs):
+                x1, y1, x2, y2 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+                quads.append([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
+                texts.append(word)
+                np.maximum(canvas, layer, out=canvas)
+            x += w + space
+    ink = canvas.astype(np.float32) / 255.0
     return TextBlock(ink, np.asarray(quads, np.float32).reshape(-1, 4, 2), texts)
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from engocr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,283 @@
+"""The `engocr` and `engocr-cam` commands. Every user-fixable problem ends in one line on stderr
+and a non-zero exit code, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from engocr import __version__
+from engocr.errors import EngocrError, InputError
+
+EPILOG = """examples:
+  engocr demo                              read the built-in demo scene, write demo.mp4
+  engocr-cam --device 0                    live window over the first webcam (q quits)
+  engocr video in.mp4 -o out.mp4 --srt out.srt --jsonl out.jsonl
+  engocr image photo.jpg --json            words and boxes as JSON
+  engocr bench --frames 200                FPS and milliseconds per stage on this machine
+"""
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        assert w > 0 and h > 0
+        return w, h
+    except (ValueError, AssertionError):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("models")
+    g.add_argument("--det-model", type=Path, help="detector .tflite (default: the shipped one)")
+    g.add_argument("--rec-model", type=Path, help="recognizer .tflite (default: shipped)")
+    g.add_argument("--threads", type=int, default=None, help="inference threads (default: all)")
+    g.add_argument("--score", type=float, default=None, help="detection score threshold")
+    g.add_argument("--min-conf", type=float, default=0.0, help="drop readings below this")
+
+
+def _output_args(p: argparse.ArgumentParser, video_default: str | None = None) -> None:
+    g = p.add_argument_group("outputs (written as frames arrive)")
+    g.add_argument("-o", "--output", type=Path, default=video_default,
+                   help="annotated video (.mp4)")
+    g.add_argument("--jsonl", type=Path, help="one JSON object per frame")
+    g.add_argument("--srt", type=Path, help="SRT subtitles of the text on screen")
+    g.add_argument("--vtt", type=Path, help="WebVTT subtitles")
+    g.add_argument("--txt", type=Path, help="plain-text transcript")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="engocr", description="Read English text in camera frames, videos and images, "
+        "fast, on a CPU.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"engocr {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("image", help="read images (files, folders or globs)")
+    p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--annotate", type=Path, help="folder to write annotated copies into")
+    _model_args(p)
+    p.set_defaults(func=cmd_image)
+
+    p = sub.add_parser("video", help="process a video file or stream into outputs")
+    p.add_argument("input", help="video file, stream URL or camera index")
+    p.add_argument("--stride", type=int, default=1, help="process every N-th frame")
+    p.add_argument("--reconnect", action="store_true", help="reopen a stream that drops")
+    _model_args(p)
+    _output_args(p)
+    p.set_defaults(func=cmd_video)
+
+    p = sub.add_parser("cam", help="live window over a camera (same as engocr-cam)")
+    _cam_args(p)
+    p.set_defaults(func=cmd_cam)
+
+    p = sub.add_parser("demo", help="run the whole pipeline on the built-in demo scene")
+    p.add_argument("--frames", type=int, default=90)
+    p.add_argument("--size", type=_size, default=(640, 480))
+    p.add_argument("--window", action="store_true", help="also show it live")
+    _model_args(p)
+    _output_args(p, video_default="demo.mp4")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="FPS end to end and milliseconds per stage")
+    p.add_argument("--source", default="demo", help="demo, a video, an image or a folder")
+    p.add_argument("--size", type=_size, default=(640, 480), help="frame size WxH")
+    p.add_argument("--frames", type=int, default=150)
+    p.add_argument("--warmup", type=int, default=10, help="frames left out of the figures")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    _model_args(p)
+    p.set_defaults(func=cmd_bench)
+
+    try:
+        from engocr.train.cli import add_parsers
+    except ImportError:  # the training side needs the `train` extra; running never does
+        pass
+    else:
+        add_parsers(sub)
+    return parser
+
+
+def _cam_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="0", help="camera index or stream URL (default 0)")
+    p.add_argument("--size", type=_size, default=None, help="ask the camera for WxH")
+    p.add_argument("--no-window", action="store_true", help="headless: no live window")
+    p.add_argument("--reconnect", action="store_true", help="reopen the camera if it drops")
+    p.add_argument("--max-frames", type=int, default=None)
+    _model_args(p)
+    _output_args(p)
+
+
+def make_reader(args):
+    from engocr.realtime.reader import Reader
+
+    return Reader(args.det_model, args.rec_model, threads=args.threads,
+                  score_threshold=args.score, min_conf=args.min_conf)
+
+
+def make_sinks(args, fps: float) -> list:
+    from engocr.realtime.sinks import JsonlSink, SubtitleSink, TextSink, VideoSink
+
+    sinks = []
+    try:
+        if getattr(args, "output", None):
+            sinks.append(VideoSink(args.output, fps))
+        if args.jsonl:
+            sinks.append(JsonlSink(args.jsonl))
+        if args.srt:
+            sinks.append(SubtitleSink(args.srt, "srt", 1 / fps))
+        if args.vtt:
+            sinks.append(SubtitleSink(args.vtt, "vtt", 1 / fps))
+        if args.txt:
+            sinks.append(TextSink(args.txt))
+    except EngocrError:
+        for s in sinks:
+            s.close()
+        raise
+    return sinks
+
+
+def _process(reader):
+    return lambda frame: reader.read(frame.image, frame.index, frame.time_s)
+
+
+def cmd_image(args) -> int:
+    from engocr.realtime.overlay import draw_result
+    from engocr.realtime.sources import open_source
+
+    reader = make_reader(args)
+    if args.annotate and not args.annotate.is_dir():
+        raise InputError(f"{args.annotate}: not a folder")
+    out, failed = [], 0
+    for spec in args.inputs:
+        try:
+            source = open_source(spec)
+            for frame in source:
+                result = reader.read(frame.image)
+                name = frame.name or spec
+                out.append({"image": name, "words": [w.to_dict() for w in result.words]})
+                if not args.json:
+                    print(f"{name}: {result.text}")
+                if args.annotate:
+                    import cv2
+
+                    cv2.imwrite(str(args.annotate / Path(name).name),
+                                draw_result(frame.image, result, show_stats=False))
+        except InputError as exc:
+            failed += 1
+            print(f"engocr: error: {exc}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(out, indent=1))
+    return 2 if failed else 0
+
+
+def _run_stream(args, source, window) -> int:
+    from engocr.realtime.loop import run
+
+    reader = make_reader(args)
+    sinks = make_sinks(args, source.fps)
+    stats = run(source, _process(reader), sinks, window=window,
+                annotate=bool(getattr(args, "output", None)) or window is not None,
+                progress=True, max_frames=getattr(args, "max_frames", None))
+    print(f"{stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} FPS)"
+          + (", interrupted" if stats.interrupted else ""), file=sys.stderr)
+    if stats.frames == 0:
+        raise InputError(f"{source.name}: no frames could be read")
+    return 130 if stats.interrupted else 0
+
+
+def cmd_video(args) -> int:
+    from engocr.realtime.sources import open_source
+
+    if not any((args.output, args.jsonl, args.srt, args.vtt, args.txt)):
+        raise InputError("no output asked for: give -o OUT.mp4 and/or --jsonl/--srt/--vtt/--txt")
+    source = open_source(args.input, stride=args.stride, reconnect=args.reconnect)
+    return _run_stream(args, source, None)
+
+
+def cmd_cam(args) -> int:
+    from engocr.realtime.loop import Window
+    from engocr.realtime.sources import open_source
+
+    window = None if args.no_window else Window()
+    try:
+        source = open_source(str(args.device), reconnect=args.reconnect, size=args.size)
+    except EngocrError:
+        if window:
+            window.close()
+        raise
+    return _run_stream(args, source, window)
+
+
+def cmd_demo(args) -> int:
+    from engocr.realtime.demo import DemoScene
+    from engocr.realtime.loop import Window, run
+    from engocr.realtime.sources import DemoSource
+
+    reader = make_reader(args)
+    source = DemoSource(frames=args.frames, size=args.size)
+    sinks = make_sinks(args, source.fps)
+    window = Window() if args.window else None
+    stats = run(source, _process(reader), sinks, window=window, keep_results=True)
+    seen: dict[str, int] = {}
+    for result in stats.results:
+        for word in result.words:
+            seen[word.text] = seen.get(word.text, 0) + 1
+    drawn = sorted({w for i in range(args.frames) for w in DemoScene(args.size).truth(i)})
+    read = [w for w in drawn if w in seen]
+    print(f"drew:  {' '.join(drawn)}")
+    print(f"read:  {' '.join(sorted(seen, key=lambda w: -seen[w])[:20])}")
+    print(f"{len(read)}/{len(drawn)} drawn words read at least once; {stats.frames} frames at "
+          f"{stats.fps:.1f} FPS (numba start-up {reader.warmup_s:.2f} s)")
+    if args.output:
+        print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from engocr.realtime.bench import format_table, run_bench
+
+    figures = run_bench(args)
+    print(json.dumps(figures, indent=1) if args.json else format_table(figures))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except EngocrError as exc:
+        print(f"engocr: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("engocr: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("engocr: error: out of memory (try a smaller frame size)", file=sys.stderr)
+        return 5
+
+
+def cam_main(argv: list[str] | None = None) -> int:
+    """`engocr-cam`: the live camera window."""
+    parser = argparse.ArgumentParser(prog="engocr-cam", description="Read text live from a "
+                                     "camera; q or Esc quits, s saves a snapshot.")
+    parser.add_argument("--version", action="version", version=f"engocr {__version__}")
+    _cam_args(parser)
+    args = parser.parse_args(argv)
+    try:
+        return cmd_cam(args)
+    except EngocrError as exc:
+        print(f"engocr-cam: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

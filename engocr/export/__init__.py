@@ -1,0 +1,1 @@
+"""Keras -> TFLite export with model cards, parity checks and latency measurement."""

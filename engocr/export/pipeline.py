@@ -1,0 +1,135 @@
+"""`engocr export rec|det`: every quantisation variant of a trained run, its parity against the
+Keras model on held-out data, its latency here, and the fastest one within the accuracy budget
+copied out with its card."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from engocr.export.cards import detector_card, recognizer_card
+from engocr.export.tflite import (
+    QUANTIZATIONS,
+    convert,
+    measure_latency,
+    representative_from,
+    write_model,
+)
+
+TRAINING_DATA = ("engocr synthetic scene text (Debian fonts, ic15 training photos as "
+                 "backgrounds) + IIIT5K train, SVT train, ICDAR 2015 training images 1-900: "
+                 "research-only terms, see ../shared/data/README.md")
+
+
+def _pick(variants: dict, budget: float, key: str, reference: float) -> str:
+    """Fastest variant whose accuracy is within `budget` points of the Keras reference."""
+    ok = [q for q, v in variants.items() if v[key] >= reference - budget / 100]
+    if not ok:
+        raise RuntimeError(f"no variant within {budget} points of Keras ({reference:.4f}): "
+                           + json.dumps(variants))
+    return min(ok, key=lambda q: variants[q]["latency_ms"])
+
+
+def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATIONS,
+                      budget: float = 1.0, data: Path | None = None, threads: int = 2,
+                      weights: str = "best") -> dict:
+    from engocr.models.crnn import build_crnn
+    from engocr.train import rec_data
+    from engocr.train.data.synth import SynthCrops
+    from engocr.train.evaluate import read_crops_tflite, tflite_recognizer
+    from engocr.train.metrics import recognition_scores
+    from engocr.train.rec import evaluate, load_model
+
+    model, config = load_model(run, weights)
+    if config.head != "conv":  # recurrent heads convert only unrolled (notes/stack.md)
+        unrolled = build_crnn(replace(config, unroll=True))
+        unrolled.set_weights(model.get_weights())
+        model = unrolled
+    h, w = config.height, config.width
+    real = rec_data.load_crops("iiit5k_train", data)[:150]
+    synth = SynthCrops(seed=777)
+    rep = rec_data.to_arrays(real + [synth[i] for i in range(150)], h, w)[0]
+    held_images, held_texts = rec_data.to_arrays(rec_data.load_crops("ic15_val", data), h, w)
+    reference = evaluate(model, held_images, held_texts)["word_acc"]
+    variants = {}
+    for q in quantizations:
+        path = write_model(convert(model, q, representative_from(rep)),
+                           work / f"recognizer-{q}.tflite")
+        recognizer_card(config, q).save(path.with_suffix(".json"))
+        acc = recognition_scores(read_crops_tflite(tflite_recognizer(path, threads),
+                                                   held_images), held_texts)["word_acc"]
+        variants[q] = {"word_acc_ic15_val": acc, "latency_ms": measure_latency(
+            path, (16, h, w, 1), threads), "size_mb": path.stat().st_size / 2**20}
+        print(f"recognizer {q}: {json.dumps(variants[q])}")
+    chosen = _pick(variants, budget, "word_acc_ic15_val", reference)
+    card = recognizer_card(config, chosen, training_data=TRAINING_DATA,
+                           metrics={"keras_word_acc_ic15_val": reference, "variants": variants},
+                           latency_ms={"batch16_2threads": variants[chosen]["latency_ms"]})
+    return _ship(work / f"recognizer-{chosen}.tflite", out, card)
+
+
+def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATIONS,
+                    budget: float = 1.0, data: Path | None = None, threads: int = 2,
+                    weights: str = "best") -> dict:
+    import tensorflow as tf
+
+    from engocr.geometry import box_to_quad
+    from engocr.train import det_data
+    from engocr.train.data.synth import SynthScenes
+    from engocr.train.det import detect_keras, load_model
+    from engocr.train.evaluate import evaluate_detector_tflite, ic15_val_scenes
+    from engocr.train.metrics import detection_scores
+
+    model, config = load_model(run, weights)
+    size = (config.width, config.height)
+    scenes = ic15_val_scenes(data)
+    train_scenes = ic15_split_train(data)[:150]
+    gen = SynthScenes(seed=778, size=det_data.SYNTH_FRAME)
+    rep = np.stack([det_data.scene_to_input(s, size, None)[0]
+                    for s in train_scenes + [gen[i] for i in range(150)]])
+    fn = tf.function(lambda x: model(x, training=False))
+    thresholds = (0.2, 0.3, 0.4, 0.5)
+    found = detect_keras(model, config, [s.load() for s in scenes], min(thresholds), fn)
+    gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
+    keras_scores = {t: detection_scores([[(box_to_quad(b), None) for b, sc in zip(bx, scs)
+                                          if sc >= t] for bx, scs in found], gts)["hmean"]
+                    for t in thresholds}
+    best_t = max(keras_scores, key=keras_scores.get)
+    reference = keras_scores[best_t]
+    variants = {}
+    for q in quantizations:
+        path = write_model(convert(model, q, representative_from(rep)),
+                           work / f"detector-{q}.tflite")
+        detector_card(config, q, score_threshold=best_t).save(path.with_suffix(".json"))
+        scores = evaluate_detector_tflite(path, scenes, (best_t,), threads)[best_t]
+        variants[q] = {"hmean_ic15_val": scores["hmean"], "precision": scores["precision"],
+                       "recall": scores["recall"], "latency_ms": measure_latency(
+                           path, (1, config.height, config.width, 3), threads),
+                       "size_mb": path.stat().st_size / 2**20}
+        print(f"detector {q}: {json.dumps(variants[q])}")
+    chosen = _pick(variants, budget, "hmean_ic15_val", reference)
+    card = detector_card(config, chosen, score_threshold=best_t, training_data=TRAINING_DATA,
+                         metrics={"keras_hmean_ic15_val": reference,
+                                  "keras_hmean_by_threshold": keras_scores,
+                                  "variants": variants},
+                         latency_ms={"frame_2threads": variants[chosen]["latency_ms"]})
+    return _ship(work / f"detector-{chosen}.tflite", out, card)
+
+
+def ic15_split_train(data):
+    from engocr.train.data.importers import ic15_split, load_scene_json
+    from engocr.train.data.paths import data_root
+
+    return ic15_split(load_scene_json(data_root(data) / "ic15_train"), "train")
+
+
+def _ship(path: Path, out: Path, card) -> dict:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, out)
+    card.save(out.with_suffix(".json"))
+    print(f"shipped {card.quantization} -> {out}")
+    return json.loads(out.with_suffix(".json").read_text())

@@ -1,0 +1,62 @@
+"""Model cards: the JSON beside each `.tflite` that says how to feed it and read its outputs
+(and what trained it, and how well it scored). Loading checks the card against the model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from engocr.errors import ModelError
+
+CARD_VERSION = 1
+
+
+@dataclass
+class ModelCard:
+    """kind: "detector" or "recognizer". Inputs are NHWC float pixel values 0..255 (BGR for the
+    detector, grayscale for the recognizer); normalisation happens inside the model."""
+
+    kind: str
+    input_width: int
+    input_height: int
+    input_channels: int
+    input_range: tuple[float, float] = (0.0, 255.0)
+    quantization: str = "float32"  # float32 | dynamic | int8
+    # detector
+    strides: list[int] = field(default_factory=list)
+    anchors: list = field(default_factory=list)  # (scales, anchors, 2) in input pixels
+    score_threshold: float = 0.3
+    iou_threshold: float = 0.45
+    # recognizer
+    charset: str = ""
+    blank_index: int = 0
+    time_steps: int = 0
+    # provenance
+    architecture: str = ""
+    training_data: str = ""
+    metrics: dict = field(default_factory=dict)
+    latency_ms: dict = field(default_factory=dict)
+    version: int = CARD_VERSION
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelCard:
+        path = Path(path)
+        if not path.exists():
+            raise ModelError(f"{path}: model card missing (each .tflite needs its .json beside it)")
+        try:
+            data = json.loads(path.read_text())
+            card = cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise ModelError(f"{path}: not a valid model card ({exc})") from None
+        if card.kind not in ("detector", "recognizer"):
+            raise ModelError(f"{path}: unknown model kind {card.kind!r}")
+        return card
+
+
+def card_path(model_path: str | Path) -> Path:
+    """`x.tflite` -> `x.json`."""
+    return Path(model_path).with_suffix(".json")

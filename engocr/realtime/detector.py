@@ -1,0 +1,77 @@
+"""Text detector predictor: letterbox preprocess -> TFLite YOLO model -> numba decode + NMS ->
+boxes in original frame pixels."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from engocr.errors import ModelError
+from engocr.preprocess import letterbox
+from engocr.realtime.card import ModelCard
+from engocr.realtime.engine import TFLiteEngine
+from engocr.realtime.kernels import yolo_postprocess
+
+
+class TextDetector:
+    """Finds word boxes in BGR frames."""
+
+    def __init__(self, engine: TFLiteEngine, card: ModelCard,
+                 score_threshold: float | None = None) -> None:
+        check_detector(engine, card)
+        self.engine, self.card = engine, card
+        self.size = (card.input_width, card.input_height)
+        self.anchors = np.asarray(card.anchors, np.float32)
+        self.strides = [float(s) for s in card.strides]
+        self.score_threshold = card.score_threshold if score_threshold is None \
+            else score_threshold
+        # Outputs ordered finest grid first, to line up with strides (tensor order is not the
+        # Keras order in TFLite files).
+        self.order = sorted(range(len(engine.outputs)),
+                            key=lambda i: -engine.output_shapes[i][1])
+
+    def __call__(self, frame: np.ndarray, timings: dict | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (n, 4: x1 y1 x2 y2, frame pixels, clipped) and scores, best first."""
+        t0 = time.perf_counter()
+        inp, scale, dx, dy = letterbox(frame, *self.size)
+        x = inp[None].astype(np.float32)
+        t1 = time.perf_counter()
+        outs = self.engine.run(x)
+        t2 = time.perf_counter()
+        raws = []
+        n_anchors = self.anchors.shape[1]
+        for i in self.order:
+            o = outs[i][0]
+            raws.append(o.reshape(o.shape[0], o.shape[1], n_anchors, 5))
+        boxes, scores = yolo_postprocess(raws, self.anchors, self.strides, self.score_threshold,
+                                         self.card.iou_threshold)
+        boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
+        h, w = frame.shape[:2]
+        boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
+        valid = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
+        t3 = time.perf_counter()
+        if timings is not None:
+            timings["det_pre"] = timings.get("det_pre", 0) + (t1 - t0) * 1000
+            timings["detect"] = timings.get("detect", 0) + (t2 - t1) * 1000
+            timings["nms"] = timings.get("nms", 0) + (t3 - t2) * 1000
+        return boxes[valid], scores[valid]
+
+
+def check_detector(engine: TFLiteEngine, card: ModelCard) -> None:
+    """The card must describe this model: input size and channels, one output per stride with
+    anchors * 5 channels on the right grid."""
+    name = engine.path
+    if card.kind != "detector":
+        raise ModelError(f"{name}: card says {card.kind!r}, expected a detector")
+    _, h, w, c = engine.input_shape
+    if (h, w, c) != (card.input_height, card.input_width, card.input_channels):
+        raise ModelError(f"{name}: input is {w}x{h}x{c} but its card says "
+                         f"{card.input_width}x{card.input_height}x{card.input_channels}")
+    expected = sorted((card.input_height // s, card.input_width // s,
+                       len(card.anchors[k]) * 5) for k, s in enumerate(card.strides))
+    actual = sorted(tuple(s[1:]) for s in engine.output_shapes)
+    if expected != actual:
+        raise ModelError(f"{name}: outputs {actual} do not match the card's strides/anchors "
+                         f"{expected}")

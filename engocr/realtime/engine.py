@@ -1,0 +1,89 @@
+"""A thin wrapper over LiteRT's interpreter: thread count, int8 (de)quantisation for the
+caller, a resizable batch, and clear errors for files that are not models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from engocr.errors import ModelError
+
+
+def default_threads() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+class TFLiteEngine:
+    """Runs one `.tflite` model. Inputs and outputs are float32 arrays whatever the model's
+    quantisation; outputs come back ordered by tensor index, or as the caller sorts them."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise ModelError(f"{self.path}: model file not found")
+        data = self.path.read_bytes()
+        if len(data) < 8 or data[4:8] != b"TFL3":
+            raise ModelError(f"{self.path}: not a TFLite model (no TFL3 identifier)")
+        self.threads = threads or default_threads()
+        try:
+            self.interpreter = Interpreter(model_content=data, num_threads=self.threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.path}: cannot load model ({exc})") from None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.input = self.interpreter.get_input_details()[0]
+        self.outputs = self.interpreter.get_output_details()
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.input["shape"])
+
+    @property
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(int(v) for v in o["shape"]) for o in self.outputs]
+
+    @property
+    def quantized_input(self) -> bool:
+        return self.input["dtype"] != np.float32
+
+    def resize_batch(self, batch: int) -> None:
+        """Change the batch dimension (re-allocates only when it differs)."""
+        if self.input_shape[0] == batch:
+            return
+        shape = list(self.input_shape)
+        shape[0] = batch
+        self.interpreter.resize_tensor_input(self.input["index"], shape, strict=False)
+        self.interpreter.allocate_tensors()
+        self._refresh()
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        """Invoke on a float32 batch; returns float32 outputs (dequantised where needed)."""
+        if x.shape[0] != self.input_shape[0]:
+            self.resize_batch(x.shape[0])
+        detail = self.input
+        if detail["dtype"] != np.float32:
+            scale, zero = detail["quantization"]
+            info = np.iinfo(detail["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
+        else:
+            x = x.astype(np.float32, copy=False)
+        self.interpreter.set_tensor(detail["index"], x)
+        self.interpreter.invoke()
+        outs = []
+        for o in self.outputs:
+            y = self.interpreter.get_tensor(o["index"])
+            if o["dtype"] != np.float32:
+                scale, zero = o["quantization"]
+                y = (y.astype(np.float32) - zero) * scale
+            outs.append(y)
+        return outs

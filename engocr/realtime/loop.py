@@ -1,0 +1,151 @@
+"""The frame loop: source -> reader -> overlay -> sinks (and window), with per-stage timing.
+Sinks are closed on every exit path (end of stream, broken stream, Ctrl-C, `q` in the window)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engocr.errors import OutputError
+from engocr.realtime.overlay import draw_result
+from engocr.realtime.results import FrameResult
+from engocr.realtime.sinks import Sink
+from engocr.realtime.sources import Source
+from engocr.realtime.timing import StageTimes
+
+
+@dataclass
+class RunStats:
+    frames: int = 0
+    seconds: float = 0.0
+    stages: StageTimes = field(default_factory=StageTimes)
+    results: list[FrameResult] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def display_available() -> bool:
+    """Whether a window can open: OpenCV's GUI build aborts the process without a display."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+class Window:
+    """A live `cv2.imshow` window: `q`/Esc quits, `s` saves a snapshot."""
+
+    def __init__(self, title: str = "engocr", snapshot_dir: Path = Path(".")) -> None:
+        from engocr.errors import InputError
+
+        if not display_available():
+            raise InputError("no display to open a window on: use --no-window (and -o to save)")
+        self.title, self.snapshot_dir, self.snaps = title, snapshot_dir, 0
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error:
+            raise InputError("this OpenCV build has no GUI: install opencv-python, or use "
+                             "--no-window") from None
+
+    def show(self, frame: np.ndarray) -> bool:
+        """Show a frame; False when the user asked to quit."""
+        cv2.imshow(self.title, frame)
+        key = cv2.waitKey(1) & 0xFF
+        if key == ord("s"):
+            self.snaps += 1
+            path = self.snapshot_dir / f"engocr-snapshot-{self.snaps:03d}.png"
+            cv2.imwrite(str(path), frame)
+            print(f"saved {path}", file=sys.stderr)
+        if key in (ord("q"), 27):
+            return False
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+        except cv2.error:
+            return False
+
+    def close(self) -> None:
+        cv2.destroyWindow(self.title)
+
+
+class Progress:
+    """A one-line progress report on stderr for file sources (at most twice a second)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.last = total, enabled and sys.stderr.isatty(), 0.0
+
+    def update(self, done: int, fps: float) -> None:
+        if not self.enabled or time.monotonic() - self.last < 0.5:
+            return
+        self.last = time.monotonic()
+        total = f"/{self.total}" if self.total else ""
+        sys.stderr.write(f"\rframe {done}{total}  {fps:5.1f} FPS")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def run(source: Source, process, sinks: list[Sink], window: Window | None = None,
+        annotate: bool = True, keep_results: bool = False, progress: bool = False,
+        max_frames: int | None = None) -> RunStats:
+    """Run `process(frame) -> FrameResult` over every frame of `source` into `sinks`."""
+    stats = RunStats()
+    ema_fps = 0.0
+    start = time.perf_counter()
+    bar = Progress(getattr(source, "frame_count", 0), progress)
+    iterator = iter(source)
+    try:
+        while max_frames is None or stats.frames < max_frames:
+            t0 = time.perf_counter()
+            frame = next(iterator, None)
+            if frame is None:
+                break
+            capture_ms = (time.perf_counter() - t0) * 1000
+            result = process(frame)
+            result.timings = {"capture": capture_ms, **result.timings}
+            t1 = time.perf_counter()
+            annotated = draw_result(frame.image, result, ema_fps) if annotate else None
+            t2 = time.perf_counter()
+            result.timings["overlay"] = (t2 - t1) * 1000
+            for sink in sinks:
+                try:
+                    sink.write(result, annotated)
+                except OSError as exc:
+                    raise OutputError(f"writing output failed: {exc.strerror or exc}") from None
+            result.timings["write"] = (time.perf_counter() - t2) * 1000
+            stats.stages.add(result.timings)
+            stats.stages.end_frame()
+            if keep_results:
+                stats.results.append(result)
+            stats.frames += 1
+            dt = time.perf_counter() - t0
+            ema_fps = 1 / dt if ema_fps == 0 else 0.9 * ema_fps + 0.1 / max(dt, 1e-6)
+            bar.update(stats.frames, ema_fps)
+            if window is not None and annotated is not None and not window.show(annotated):
+                break
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    finally:
+        stats.seconds = time.perf_counter() - start
+        bar.done()
+        errors = []
+        for sink in sinks:
+            try:
+                sink.close()
+            except OutputError as exc:
+                errors.append(exc)
+        source.close()
+        if window is not None:
+            window.close()
+        if errors:
+            raise errors[0]
+    return stats

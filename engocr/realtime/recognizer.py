@@ -1,0 +1,66 @@
+"""Word recognizer predictor: crops -> grayscale fixed-size batch -> TFLite CRNN -> numba CTC
+greedy decode -> texts with confidences."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from engocr.errors import ModelError
+from engocr.preprocess import crop_to_input
+from engocr.realtime.card import ModelCard
+from engocr.realtime.engine import TFLiteEngine
+from engocr.realtime.kernels import ctc_greedy_decode
+
+
+class TextRecognizer:
+    """Reads word crops in batches of at most `max_batch` (the batch dimension is resized to the
+    number of crops, which measured faster than padding to a fixed size)."""
+
+    def __init__(self, engine: TFLiteEngine, card: ModelCard, max_batch: int = 16) -> None:
+        check_recognizer(engine, card)
+        self.engine, self.card = engine, card
+        self.max_batch = max_batch
+
+    def __call__(self, crops: list[np.ndarray], timings: dict | None = None
+                 ) -> tuple[list[str], np.ndarray]:
+        texts: list[str] = []
+        confs: list[np.ndarray] = []
+        h, w = self.card.input_height, self.card.input_width
+        pre = infer = dec = 0.0
+        for start in range(0, len(crops), self.max_batch):
+            t0 = time.perf_counter()
+            chunk = crops[start:start + self.max_batch]
+            x = np.stack([crop_to_input(c, h, w) for c in chunk])[..., None].astype(np.float32)
+            t1 = time.perf_counter()
+            logits = self.engine.run(x)[0]
+            t2 = time.perf_counter()
+            chunk_texts, chunk_conf = ctc_greedy_decode(logits, self.card.charset,
+                                                        self.card.blank_index)
+            t3 = time.perf_counter()
+            texts.extend(chunk_texts)
+            confs.append(chunk_conf)
+            pre, infer, dec = pre + t1 - t0, infer + t2 - t1, dec + t3 - t2
+        if timings is not None:
+            timings["rec_pre"] = timings.get("rec_pre", 0) + pre * 1000
+            timings["recognize"] = timings.get("recognize", 0) + infer * 1000
+            timings["ctc"] = timings.get("ctc", 0) + dec * 1000
+        return texts, (np.concatenate(confs) if confs else np.zeros(0, np.float32))
+
+
+def check_recognizer(engine: TFLiteEngine, card: ModelCard) -> None:
+    """The card must describe this model: input size, time steps and class count."""
+    name = engine.path
+    if card.kind != "recognizer":
+        raise ModelError(f"{name}: card says {card.kind!r}, expected a recognizer")
+    _, h, w, c = engine.input_shape
+    if (h, w, c) != (card.input_height, card.input_width, card.input_channels):
+        raise ModelError(f"{name}: input is {w}x{h}x{c} but its card says "
+                         f"{card.input_width}x{card.input_height}x{card.input_channels}")
+    out = engine.output_shapes[0]
+    if len(out) != 3 or out[1] != card.time_steps or out[2] != len(card.charset) + 1:
+        raise ModelError(f"{name}: output {out[1:]} does not match the card's "
+                         f"{card.time_steps} steps x {len(card.charset) + 1} classes")
+    if not card.charset.isascii():
+        raise ModelError(f"{name}: the card's charset must be ASCII")

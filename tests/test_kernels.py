@@ -1,0 +1,69 @@
+"""The numba kernels equal their numpy references on random inputs."""
+
+import numpy as np
+import pytest
+
+from engocr.charset import CHARSET, NUM_CLASSES
+from engocr.realtime import kernels
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ctc_greedy_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 3, (16, 32, NUM_CLASSES)).astype(np.float32)
+    # Long runs of blanks and repeats, as real outputs have.
+    logits[:, ::3, 0] += 8
+    logits[:, 1::5, 5] += 9
+    texts, conf = kernels.ctc_greedy_decode(logits, CHARSET)
+    ref_texts, ref_conf = kernels.ctc_greedy_reference(logits, CHARSET)
+    assert texts == ref_texts
+    np.testing.assert_allclose(conf, ref_conf, rtol=1e-5, atol=1e-6)
+
+
+def test_ctc_collapses_repeats_but_keeps_blank_separated_doubles():
+    steps = [1 + CHARSET.index(c) if c != "-" else 0 for c in "hh-e-ll-l-oo"]
+    logits = np.full((1, len(steps), NUM_CLASSES), -10, np.float32)
+    logits[0, np.arange(len(steps)), steps] = 10
+    assert kernels.ctc_greedy_decode(logits)[0] == ["hello"]
+
+
+def test_ctc_all_blank_is_empty_with_zero_confidence():
+    logits = np.zeros((2, 8, NUM_CLASSES), np.float32)
+    logits[..., 0] = 5
+    texts, conf = kernels.ctc_greedy_decode(logits)
+    assert texts == ["", ""] and conf.tolist() == [0.0, 0.0]
+
+
+def _random_boxes(rng, n):
+    xy = rng.uniform(0, 600, (n, 2))
+    wh = rng.uniform(5, 120, (n, 2))
+    return np.concatenate([xy, xy + wh], 1).astype(np.float32), rng.random(n).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nms_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    boxes, scores = _random_boxes(rng, 400)
+    for iou, cap in ((0.45, 200), (0.3, 10), (0.7, 1000)):
+        got = kernels.nms_kernel(boxes, scores, iou, cap)
+        ref = kernels.nms_reference(boxes, scores, iou, cap)
+        assert got.tolist() == ref.tolist()
+
+
+def test_yolo_decode_matches_reference(rng):
+    raw = rng.normal(0, 2, (12, 16, 3, 5)).astype(np.float32)
+    anchors = np.array([[10, 5], [30, 10], [60, 20]], np.float32)
+    boxes, scores = kernels.yolo_decode_kernel(raw, anchors, 8.0, 0.6)
+    sig = 1 / (1 + np.exp(-raw))
+    i, j, a = np.nonzero(sig[..., 4] > 0.6)
+    cx = (j + sig[i, j, a, 0]) * 8
+    cy = (i + sig[i, j, a, 1]) * 8
+    w = anchors[a, 0] * np.exp(raw[i, j, a, 2])
+    h = anchors[a, 1] * np.exp(raw[i, j, a, 3])
+    ref = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
+    np.testing.assert_allclose(boxes, ref, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(scores, sig[i, j, a, 4], rtol=1e-6)
+
+
+def test_warm_up_compiles_everything():
+    assert kernels.warm_up() >= 0
