@@ -37,3 +37,14 @@ def decode(indices) -> str:
 def protocol_text(text: str) -> str:
     """The benchmark protocol's form: lowercase letters and digits only."""
     return "".join(c for c in text.lower() if c.isascii() and c.isalnum())
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance in characters."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]

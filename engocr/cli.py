@@ -38,6 +38,14 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-conf", type=float, default=0.0, help="drop readings below this")
 
 
+def _track_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("tracking (on by default for video and camera)")
+    g.add_argument("--no-track", action="store_true",
+                   help="read every word of every frame from scratch")
+    g.add_argument("--det-every", type=int, default=1,
+                   help="run the detector every N-th frame, tracks coast in between")
+
+
 def _output_args(p: argparse.ArgumentParser, video_default: str | None = None) -> None:
     g = p.add_argument_group("outputs (written as frames arrive)")
     g.add_argument("-o", "--output", type=Path, default=video_default,
@@ -67,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride", type=int, default=1, help="process every N-th frame")
     p.add_argument("--reconnect", action="store_true", help="reopen a stream that drops")
     _model_args(p)
+    _track_args(p)
     _output_args(p)
     p.set_defaults(func=cmd_video)
 
@@ -107,6 +116,7 @@ def _cam_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reconnect", action="store_true", help="reopen the camera if it drops")
     p.add_argument("--max-frames", type=int, default=None)
     _model_args(p)
+    _track_args(p)
     _output_args(p)
 
 
@@ -117,21 +127,29 @@ def make_reader(args):
                   score_threshold=args.score, min_conf=args.min_conf)
 
 
-def make_sinks(args, fps: float) -> list:
-    from engocr.realtime.sinks import JsonlSink, SubtitleSink, TextSink, VideoSink
+def _tracked(args) -> bool:
+    return hasattr(args, "no_track") and not args.no_track
 
+
+def make_sinks(args, fps: float) -> list:
+    """Outputs asked for on the command line. With tracking, subtitles and transcripts list
+    each distinct text once (first to last time on screen); without, they follow the frames."""
+    from engocr.realtime.sinks import JsonlSink, SubtitleSink, TextSink, VideoSink
+    from engocr.realtime.video import TrackTranscriptSink
+
+    tracked = _tracked(args)
     sinks = []
     try:
         if getattr(args, "output", None):
             sinks.append(VideoSink(args.output, fps))
         if args.jsonl:
             sinks.append(JsonlSink(args.jsonl))
-        if args.srt:
-            sinks.append(SubtitleSink(args.srt, "srt", 1 / fps))
-        if args.vtt:
-            sinks.append(SubtitleSink(args.vtt, "vtt", 1 / fps))
-        if args.txt:
-            sinks.append(TextSink(args.txt))
+        for fmt in ("srt", "vtt", "txt"):
+            path = getattr(args, fmt)
+            if path and tracked:
+                sinks.append(TrackTranscriptSink(path, fmt, frame_s=1 / fps))
+            elif path:
+                sinks.append(TextSink(path) if fmt == "txt" else SubtitleSink(path, fmt, 1 / fps))
     except EngocrError:
         for s in sinks:
             s.close()
@@ -175,10 +193,13 @@ def cmd_image(args) -> int:
 
 def _run_stream(args, source, window) -> int:
     from engocr.realtime.loop import run
+    from engocr.realtime.video import TrackingReader
 
     reader = make_reader(args)
+    process = TrackingReader(reader, det_every=args.det_every) if _tracked(args) \
+        else _process(reader)
     sinks = make_sinks(args, source.fps)
-    stats = run(source, _process(reader), sinks, window=window,
+    stats = run(source, process, sinks, window=window,
                 annotate=bool(getattr(args, "output", None)) or window is not None,
                 progress=True, max_frames=getattr(args, "max_frames", None))
     print(f"{stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} FPS)"

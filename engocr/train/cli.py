@@ -37,6 +37,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     add_export_parser(sub)
 
+    data = sub.add_parser("data", help="look at the training data")
+    dsub = data.add_subparsers(dest="what", required=True)
+    prev = dsub.add_parser("preview", help="write contact sheets of synthetic samples")
+    prev.add_argument("--out", type=Path, default=Path("docs/images"))
+    prev.add_argument("--seed", type=int, default=0)
+    prev.set_defaults(func=_preview)
+
     ev = sub.add_parser("eval", help="evaluate a model on the real data")
     esub = ev.add_subparsers(dest="what", required=True)
     erec = esub.add_parser("rec", help="word accuracy and CER of the recognizer")
@@ -76,6 +83,14 @@ def _export(args: argparse.Namespace) -> int:
         out = args.out or DEFAULT_DETECTOR
         export_detector(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
                         weights=args.weights)
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from engocr.train.data.preview import write_sheets
+
+    for path in write_sheets(args.out, args.seed):
+        print(f"wrote {path}")
     return 0
 
 

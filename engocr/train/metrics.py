@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from engocr.charset import protocol_text
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (characters)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+from engocr.charset import edit_distance, protocol_text
 
 
 def recognition_scores(predictions: list[str], truths: list[str]) -> dict:

@@ -16,6 +16,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 import tensorflow as tf  # noqa: E402
 
 from engocr.charset import CHARSET  # noqa: E402
+from engocr.errors import InputError  # noqa: E402
 from engocr.models.crnn import CRNNConfig, build_crnn, set_lower_trainable  # noqa: E402
 from engocr.realtime.kernels import ctc_greedy_decode  # noqa: E402
 from engocr.train import rec_data  # noqa: E402
@@ -90,7 +91,7 @@ class RecTrainer(PhasedTrainer):
         for name in REAL_TRAIN_SETS:
             try:
                 arr, labels = rec_data.to_arrays(rec_data.load_crops(name, self.data), h, w)
-            except FileNotFoundError:
+            except (FileNotFoundError, InputError):  # real data absent: synthetic only
                 continue
             keep = [i for i, s in enumerate(labels) if rec_data.ctc_feasible(s, t)]
             images.append(arr[keep])
@@ -100,7 +101,7 @@ class RecTrainer(PhasedTrainer):
         try:
             self.val_images, self.val_texts = rec_data.to_arrays(
                 rec_data.load_crops("ic15_val", self.data), h, w)
-        except FileNotFoundError:
+        except (FileNotFoundError, InputError):
             self.val_images, self.val_texts = None, []
             self.primary_metric = "synth_val_word_acc"
         from engocr.train.data.synth import SynthCrops

@@ -76,7 +76,9 @@ class PhotoBank:
         pw = int(min(W, max(8, ph * w / max(h, 1))))
         ph = max(8, min(H, ph))
         y, x = int(rng.integers(0, H - ph + 1)), int(rng.integers(0, W - pw + 1))
-        return cv2.resize(img[y:y + ph, x:x + pw], (w, h), interpolation=cv2.INTER_AREA)
+        grow = w > pw or h > ph
+        return cv2.resize(img[y:y + ph, x:x + pw], (w, h),
+                          interpolation=cv2.INTER_LINEAR if grow else cv2.INTER_AREA)
 
 
 @functools.lru_cache(maxsize=2)

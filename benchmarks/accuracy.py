@@ -1,0 +1,68 @@
+"""Accuracy benchmark of the shipped (or given) TFLite models on the real data in
+../shared/data: detection P/R/H-mean and end-to-end P/R/F (ICDAR 2015 protocol) on ic15
+validation images 901-1000, and recognition word accuracy on IIIT5K / SVT test crops.
+
+    python benchmarks/accuracy.py [--det-model M] [--rec-model M] [--data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+from engocr.train.data.importers import ic15_split, load_scene_json
+from engocr.train.data.paths import data_root
+from engocr.train.metrics import detection_scores
+
+
+def end_to_end(reader, scenes) -> dict:
+    preds, gts = [], []
+    for scene in scenes:
+        result = reader.read(scene.load())
+        preds.append([(w.quad, w.text) for w in result.words])
+        gts.append([(w.quad, w.text, w.ignore) for w in scene.words])
+        scene.image = None
+    return detection_scores(preds, gts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engocr.realtime.reader import DEFAULT_RECOGNIZER, Reader
+    from engocr.train.evaluate import evaluate_recognizer
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--det-model", type=Path, default=None)
+    p.add_argument("--rec-model", type=Path, default=None)
+    p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/accuracy.json"))
+    args = p.parse_args(argv)
+    root = data_root(args.data)
+    if not (root / "ic15_train" / "gt.json").exists():
+        print(f"accuracy: real data not found at {root}", file=sys.stderr)
+        return 2
+    reader = Reader(args.det_model, args.rec_model)
+    scenes = ic15_split(load_scene_json(root / "ic15_train"), "val")
+    e2e = end_to_end(reader, scenes)
+    rec = evaluate_recognizer(["iiit5k_test", "svt_test", "ic15_val"],
+                              model=args.rec_model or DEFAULT_RECOGNIZER, data=args.data)
+    report = {"date": datetime.date.today().isoformat(),
+              "command": "python benchmarks/accuracy.py " + " ".join(argv or sys.argv[1:]),
+              "ic15_val": {k: round(v, 4) for k, v in e2e.items()},
+              "recognition": {k: {m: round(v, 4) for m, v in s.items()} for k, s in rec.items()},
+              "detector": reader.detector.card.quantization,
+              "recognizer": reader.recognizer.card.quantization}
+    print(f"ic15 val detection: P {e2e['precision']:.3f} R {e2e['recall']:.3f} "
+          f"H {e2e['hmean']:.3f}; end-to-end: P {e2e['e2e_precision']:.3f} "
+          f"R {e2e['e2e_recall']:.3f} F {e2e['e2e_hmean']:.3f}")
+    for name, s in rec.items():
+        print(f"{name:12s} word accuracy {s['word_acc']:.3f}  exact {s['exact_acc']:.3f}  "
+              f"CER {s['cer']:.3f}  (n={s['n']})")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Speed benchmark: `engocr bench` on fixed frames at 640x480 and 1280x720 (same frames, same
+threads for every run), printed as a table and written as JSON.
+
+    python benchmarks/speed.py [--source demo|VIDEO|FOLDER] [--threads 2] [--frames 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+from engocr.realtime.bench import format_table, run_bench
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--source", default="demo")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--frames", type=int, default=150)
+    p.add_argument("--sizes", nargs="+", default=["640x480", "1280x720"])
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
+    args = p.parse_args(argv)
+    results = []
+    for size in args.sizes:
+        w, h = (int(v) for v in size.split("x"))
+        bench_args = argparse.Namespace(
+            source=args.source, size=(w, h), frames=args.frames, warmup=10,
+            threads=args.threads, det_model=None, rec_model=None, score=None)
+        figures = run_bench(bench_args)
+        print(format_table(figures), flush=True)
+        results.append(figures)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"date": datetime.date.today().isoformat(),
+                                    "command": "python benchmarks/speed.py " +
+                                    " ".join(argv or sys.argv[1:]),
+                                    "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Video as video: word tracks across frames, reuse of readings, stable voted text, and
+transcripts that list each distinct piece of text once.
+
+A track follows one word box (greedy IoU matching against a constant-velocity prediction). It
+is re-read only when it is new, when its appearance or size changed, when its reading is
+unsure, or every `reread_every` frames; otherwise it keeps its text. The text shown is a
+confidence-weighted, character-aligned vote over its recent readings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+THUMB = (48, 16)  # appearance signature size (w, h)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in `a` (n, 4) with every box in `b` (m, 4)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-6)
+
+
+def thumbnail(frame: np.ndarray, box) -> np.ndarray:
+    """A small, contrast-normalised grayscale picture of a box, to tell whether it changed."""
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    h, w = frame.shape[:2]
+    crop = frame[max(0, y1):min(h, max(y2, y1 + 1)), max(0, x1):min(w, max(x2, x1 + 1))]
+    if crop.size == 0:
+        return np.zeros(THUMB[::-1], np.float32)
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    return cv2.resize(gray, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def similarity(new: np.ndarray, old: np.ndarray) -> float:
+    """Best normalised correlation of the old picture's centre within the new one, so that a
+    shift of a pixel or two (tracking jitter) does not count as a change; 1 = same."""
+    score = cv2.matchTemplate(new, old[1:-1, 2:-2], cv2.TM_CCOEFF_NORMED).max()
+    return float(np.nan_to_num(score, nan=1.0))
+
+
+def vote(readings: list[tuple[str, float]]) -> tuple[str, float]:
+    """Confidence-weighted vote: the most supported length wins, then each character position
+    is voted among readings of that length (so one misread letter is outvoted)."""
+    if not readings:
+        return "", 0.0
+    by_length: dict[int, float] = defaultdict(float)
+    for text, conf in readings:
+        by_length[len(text)] += conf + 1e-3
+    length = max(by_length, key=lambda n: (by_length[n], n))
+    same = [(t, c) for t, c in readings if len(t) == length]
+    chars = []
+    for i in range(length):
+        weights: Counter = Counter()
+        for text, conf in same:
+            weights[text[i]] += conf + 1e-3
+        chars.append(weights.most_common(1)[0][0])
+    total = sum(c for _, c in same)
+    return "".join(chars), total / len(same)
+
+
+@dataclass(eq=False)  # identity semantics: tracks are compared as objects
+class Track:
+    id: int
+    box: np.ndarray
+    first_s: float
+    last_s: float
+    last_frame: int
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    readings: list[tuple[str, float]] = field(default_factory=list)
+    text: str = ""
+    conf: float = 0.0
+    read_frame: int = -1
+    read_box: np.ndarray | None = None
+    read_thumb: np.ndarray | None = None
+    changed: bool = False  # content changed since the last reading: start a new vote
+    missed: int = 0
+    det_score: float = 0.0
+
+    def predicted(self) -> np.ndarray:
+        return self.box + self.velocity
+
+
+@dataclass
+class TrackerConfig:
+    iou_threshold: float = 0.3
+    max_missed: int = 8  # frames a track survives without a detection
+    reread_every: int = 30  # frames between routine re-reads
+    min_conf: float = 0.75  # below this the track is re-read every frame
+    min_similarity: float = 0.85  # appearance correlation below this counts as a change
+    size_change: float = 0.25  # relative box size change that triggers a re-read
+    history: int = 7  # readings kept for the vote
+
+
+class Tracker:
+    """Associates detections with tracks and decides which ones need the recognizer."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.tracks: list[Track] = []
+        self.ended: list[Track] = []
+        self.next_id = 1
+
+    def update(self, frame_index: int, time_s: float, frame: np.ndarray, boxes: np.ndarray,
+               scores: np.ndarray) -> tuple[list[Track], list[Track]]:
+        """Match this frame's boxes; returns (tracks visible now, those that need reading)."""
+        cfg = self.config
+        predicted = np.array([t.predicted() for t in self.tracks], np.float32).reshape(-1, 4)
+        ious = iou_matrix(predicted, boxes)
+        pairs = sorted(((ious[i, j], i, j) for i in range(len(self.tracks))
+                        for j in range(len(boxes)) if ious[i, j] >= cfg.iou_threshold),
+                       reverse=True)
+        used_t, used_d = set(), set()
+        visible = []
+        for _, i, j in pairs:
+            if i in used_t or j in used_d:
+                continue
+            used_t.add(i)
+            used_d.add(j)
+            track = self.tracks[i]
+            new_box = boxes[j].astype(np.float32)
+            track.velocity = 0.5 * track.velocity + 0.5 * (new_box - track.box)
+            track.box, track.last_s, track.last_frame = new_box, time_s, frame_index
+            track.missed, track.det_score = 0, float(scores[j])
+            visible.append(track)
+        for j in range(len(boxes)):
+            if j not in used_d:
+                track = Track(self.next_id, boxes[j].astype(np.float32), time_s, time_s,
+                              frame_index, det_score=float(scores[j]))
+                self.next_id += 1
+                self.tracks.append(track)
+                visible.append(track)
+        survivors = []
+        seen = {id(t) for t in visible}
+        for track in self.tracks:
+            if id(track) in seen:
+                survivors.append(track)
+                continue
+            track.missed += 1
+            track.box = track.predicted()
+            track.velocity *= 0.5
+            (survivors if track.missed <= cfg.max_missed else self.ended).append(track)
+        self.tracks = survivors
+        return visible, [t for t in visible if self._needs_read(t, frame, frame_index)]
+
+    def _needs_read(self, track: Track, frame: np.ndarray, frame_index: int) -> bool:
+        cfg = self.config
+        if track.read_frame < 0 or track.conf < cfg.min_conf:
+            return True
+        if frame_index - track.read_frame >= cfg.reread_every:
+            return True
+        size = np.prod(track.box[2:] - track.box[:2])
+        old = np.prod(track.read_box[2:] - track.read_box[:2])
+        if abs(size - old) > cfg.size_change * max(old, 1.0):
+            return True  # zoomed: read again at the new size, keep the vote
+        if similarity(thumbnail(frame, track.box), track.read_thumb) < cfg.min_similarity:
+            track.changed = True  # new content: a new vote
+            return True
+        return False
+
+    def add_reading(self, track: Track, frame: np.ndarray, frame_index: int, text: str,
+                    conf: float) -> None:
+        """Record a fresh reading and re-vote the track's text (readings from before a change
+        of content no longer vote)."""
+        if track.changed:
+            track.readings, track.changed = [], False
+        track.readings = (track.readings + [(text, conf)])[-self.config.history:]
+        track.text, track.conf = vote(track.readings)
+        track.read_frame, track.read_box = frame_index, track.box.copy()
+        track.read_thumb = thumbnail(frame, track.box)
+
+    def coast(self, frame_index: int, time_s: float) -> list[Track]:
+        """A frame without detection (`--det-every`): tracks move by their velocity."""
+        for track in self.tracks:
+            track.box = track.predicted()
+            track.last_s, track.last_frame = time_s, frame_index
+        return [t for t in self.tracks if t.missed == 0]
+
+    def pop_ended(self) -> list[Track]:
+        ended, self.ended = self.ended, []
+        return ended
+
+    def close(self) -> list[Track]:
+        """End every track (end of stream)."""
+        ended = self.ended + self.tracks
+        self.ended, self.tracks = [], []
+        return ended

@@ -1,0 +1,117 @@
+"""Tracking on a synthetic moving-text clip: one track id per word, one read per change, one
+transcript entry per distinct word with the right times."""
+
+import cv2
+import numpy as np
+import pytest
+
+from engocr.realtime.results import FrameResult, Word
+from engocr.realtime.sources import Frame
+from engocr.realtime.tracking import Tracker, TrackerConfig, vote
+from engocr.realtime.video import TrackingReader, TrackTranscriptSink
+
+WORDS = {"EXIT": (40, 60), "OPEN": (200, 150)}
+
+
+def clip(n=20, change_at=12):
+    """Two words drifting right; at `change_at` the second sign changes to SALE."""
+    frames, truth = [], []
+    for i in range(n):
+        img = np.full((240, 320, 3), 90, np.uint8)
+        boxes = []
+        for word, (x, y) in WORDS.items():
+            text = "SALE" if word == "OPEN" and i >= change_at else word
+            x = x + 2 * i
+            cv2.rectangle(img, (x - 6, y - 30), (x + 90, y + 8), (230, 230, 230), -1)
+            cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_DUPLEX, 1.0, (0, 0, 0), 2)
+            boxes.append(((x - 4, y - 26, x + 86, y + 6), text))
+        frames.append(Frame(i, i / 10, img))
+        truth.append(boxes)
+    return frames, truth
+
+
+class FakeReader:
+    """Stands in for the TFLite models: detection from the clip's truth, recognition by
+    matching crops against the clip's known words, counting every recognizer call."""
+
+    min_conf = 0.0
+
+    def __init__(self, truth):
+        self.truth, self.calls, self.current = truth, 0, 0
+
+    def detect(self, image, timings=None):
+        boxes = np.array([b for b, _ in self.truth[self.current]], np.float32)
+        return boxes, np.ones(len(boxes), np.float32)
+
+    def recognizer(self, crops, timings=None):
+        self.calls += len(crops)
+        texts = []
+        for crop in crops:
+            best = min(("EXIT", "OPEN", "SALE"), key=lambda w: _distance(crop, w))
+            texts.append(best)
+        return texts, np.full(len(crops), 0.95, np.float32)
+
+
+def _distance(crop, word):
+    ref = np.full((32, 90, 3), 230, np.uint8)
+    cv2.putText(ref, word, (4, 26), cv2.FONT_HERSHEY_DUPLEX, 1.0, (0, 0, 0), 2)
+    a = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (90, 32)).astype(float)
+    return np.abs(a - cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY)).mean()
+
+
+def test_one_track_per_word_and_reads_only_on_change(tmp_path):
+    frames, truth = clip()
+    fake = FakeReader(truth)
+    reader = TrackingReader(fake, TrackerConfig(reread_every=100))
+    sink = TrackTranscriptSink(tmp_path / "t.srt", "srt", linger_s=0.5, frame_s=0.1)
+    ids = {}
+    for frame in frames:
+        fake.current = frame.index
+        result = reader(frame)
+        sink.write(result)
+        for word in result.words:
+            ids.setdefault(word.text, set()).add(word.track_id)
+    sink.close()
+    assert ids["EXIT"] == {1} and len(ids["OPEN"] | ids["SALE"]) == 1  # one id per sign
+    # Two first reads, plus one when the sign's content changed (not one per frame).
+    assert fake.calls <= 4, fake.calls
+    srt = (tmp_path / "t.srt").read_text()
+    assert srt.count("EXIT") == 1 and srt.count("OPEN") == 1 and srt.count("SALE") == 1
+    assert "00:00:00,000 --> 00:00:02,000\nEXIT" in srt
+    assert "00:00:00,000 --> 00:00:01,200\nOPEN" in srt
+    assert "00:00:01,200 --> 00:00:02,000\nSALE" in srt
+
+
+def test_vote_outvotes_a_misread_letter():
+    assert vote([("EXIT", 0.9), ("EXlT", 0.6), ("EXIT", 0.8)])[0] == "EXIT"
+    assert vote([("EXIT", 0.9), ("EXI", 0.95)])[0] == "EXI"
+    assert vote([])[0] == ""
+
+
+def test_tracks_end_after_missing_frames():
+    tracker = Tracker(TrackerConfig(max_missed=2))
+    frame = np.zeros((100, 100, 3), np.uint8)
+    tracker.update(0, 0.0, frame, np.array([[10, 10, 50, 30]], np.float32), np.ones(1))
+    for i in range(1, 4):
+        tracker.update(i, i / 10, frame, np.zeros((0, 4), np.float32), np.zeros(0))
+    assert [t.id for t in tracker.pop_ended()] == [1] and tracker.tracks == []
+
+
+def test_transcript_merges_near_duplicates(tmp_path):
+    sink = TrackTranscriptSink(tmp_path / "t.txt", "txt", linger_s=1.0, frame_s=0.1)
+    for i, text in enumerate(["EXlT", "EXIT", "EXIT", "EXIT", "EXIT"]):
+        sink.write(FrameResult([Word((0, 0, 10, 10), text, 0.9, track_id=1)], i, i / 10))
+    sink.close()
+    assert (tmp_path / "t.txt").read_text().splitlines() == \
+        ["[00:00:00.000 - 00:00:00.500] EXIT"]
+
+
+@pytest.mark.parametrize("det_every", [1, 3])
+def test_detect_every_n_frames_keeps_tracks(det_every):
+    frames, truth = clip(n=9, change_at=100)
+    fake = FakeReader(truth)
+    reader = TrackingReader(fake, TrackerConfig(reread_every=100), det_every=det_every)
+    for frame in frames:
+        fake.current = frame.index
+        result = reader(frame)
+        assert sorted(w.text for w in result.words) == ["EXIT", "OPEN"]
