@@ -29,23 +29,24 @@ def blur(image: np.ndarray, rng: np.random.Generator, scale: float = 1.0) -> np.
 def lighting(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Exposure, gamma, colour cast and uneven light (a smooth gain field or a hard shadow)."""
     h, w = image.shape[:2]
-    out = image.astype(np.float32) / 255.0
-    gain = rng.uniform(0.45, 1.35)
-    out = np.clip(out * gain, 0, 1) ** rng.uniform(0.7, 1.5)
+    out = image.astype(np.float32) / np.float32(255.0)
+    gain = np.float32(rng.uniform(0.45, 1.35))
+    out = np.clip(out * gain, 0, 1) ** np.float32(rng.uniform(0.7, 1.5))
     if out.ndim == 3 and rng.random() < 0.5:
         out *= rng.uniform(0.8, 1.2, size=3).astype(np.float32)
     if rng.random() < 0.5:  # smooth gradient of light across the image
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         angle = rng.uniform(0, 2 * np.pi)
-        ramp = (xx * np.cos(angle) + yy * np.sin(angle)) / max(h, w)
-        field = 1.0 + rng.uniform(-0.5, 0.5) * (ramp - ramp.mean())
+        xs = np.arange(w, dtype=np.float32)[None, :] * np.float32(np.cos(angle))
+        ys = np.arange(h, dtype=np.float32)[:, None] * np.float32(np.sin(angle))
+        ramp = (xs + ys) / np.float32(max(h, w))
+        field = 1.0 + np.float32(rng.uniform(-0.5, 0.5)) * (ramp - ramp.mean())
         out *= field[..., None] if out.ndim == 3 else field
     if rng.random() < 0.15:  # a shadow edge across the text
         pts = rng.uniform([0, 0], [w, h], size=(4, 2)).astype(np.int32)
         mask = np.zeros((h, w), np.float32)
         cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1.0)
         mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.02 * max(h, w)))
-        shade = 1.0 - rng.uniform(0.2, 0.6) * mask
+        shade = 1.0 - np.float32(rng.uniform(0.2, 0.6)) * mask
         out *= shade[..., None] if out.ndim == 3 else shade
     return (np.clip(out, 0, 1) * 255).astype(np.uint8)
 
@@ -62,7 +63,7 @@ def resample(image: np.ndarray, rng: np.random.Generator, low: float = 0.35) -> 
 def sensor_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Gaussian read noise, stronger in dark frames as on a real sensor."""
     sigma = rng.uniform(2, 14) * (1.5 if image.mean() < 80 else 1.0)
-    noise = rng.normal(0, sigma, size=image.shape).astype(np.float32)
+    noise = rng.standard_normal(size=image.shape, dtype=np.float32) * np.float32(sigma)
     return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 
 

@@ -137,18 +137,31 @@ def composite(scene: np.ndarray, block: TextBlock, matrix: np.ndarray, offset: t
               colour: np.ndarray, plate: np.ndarray | None = None,
               shadow: tuple[int, int] | None = None) -> np.ndarray:
     """Blend the block's ink (and plate) into `scene` in place; returns word quads in scene
-    pixels. `matrix` maps canvas to a warped canvas placed at `offset` (x, y)."""
+    pixels. `matrix` maps canvas to a warped canvas placed at `offset` (x, y). Only the region
+    the warped canvas covers is warped and blended (much cheaper than the whole frame)."""
     h, w = scene.shape[:2]
+    ch, cw = block.ink.shape
     shift = np.array([[1, 0, offset[0]], [0, 1, offset[1]], [0, 0, 1]], np.float64)
     full = shift @ matrix
-    ink = cv2.warpPerspective(block.ink, full, (w, h), flags=cv2.INTER_LINEAR)
-    out = scene.astype(np.float32)
+    corners = transform_points(np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], np.float32), full)
+    pad = 4 + (max(shadow) if shadow else 0)
+    x0 = int(np.clip(np.floor(corners[:, 0].min()) - pad, 0, w))
+    y0 = int(np.clip(np.floor(corners[:, 1].min()) - pad, 0, h))
+    x1 = int(np.clip(np.ceil(corners[:, 0].max()) + pad, 0, w))
+    y1 = int(np.clip(np.ceil(corners[:, 1].max()) + pad, 0, h))
+    quads = transform_points(block.quads, full)
+    if x1 <= x0 or y1 <= y0:
+        return quads
+    local = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ full
+    size = (x1 - x0, y1 - y0)
+    ink = cv2.warpPerspective(block.ink, local, size, flags=cv2.INTER_LINEAR)
+    out = scene[y0:y1, x0:x1].astype(np.float32)
     if plate is not None:
-        area = cv2.warpPerspective(np.ones_like(block.ink), full, (w, h), flags=cv2.INTER_LINEAR)
+        area = cv2.warpPerspective(np.ones_like(block.ink), local, size, flags=cv2.INTER_LINEAR)
         out = out * (1 - area[..., None]) + plate * area[..., None]
     if shadow is not None:  # a drop shadow offset by (dx, dy) pixels
         shade = np.roll(ink, shadow[::-1], axis=(0, 1))[..., None] * 0.6
         out = out * (1 - shade)
     out = out * (1 - ink[..., None]) + colour * ink[..., None]
-    scene[:] = np.clip(out, 0, 255).astype(np.uint8)
-    return transform_points(block.quads, full)
+    scene[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
+    return quads
