@@ -39,15 +39,17 @@ DEFAULT_RECIPE = [
 MAX_BOXES = 100
 
 
-def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig):
-    """Sum over scales of: BCE on centre offsets and L2 on log sizes for responsible anchors
-    (weighted up for small boxes), BCE on objectness, where negatives whose predicted box
-    overlaps any true or don't-care box by IoU > 0.5 are ignored. Mean over the batch."""
-    batch = tf.cast(tf.shape(outputs[0])[0], tf.float32)
+def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float = 2.0):
+    """YOLOv3 box terms (BCE on centre offsets, L2 on log sizes, weighted up for small boxes)
+    plus a focal objectness term (gamma 2): with thousands of empty cells per word, plain BCE
+    drove every objectness to zero in the first runs. Negatives whose predicted box overlaps a
+    true or don't-care box by IoU > 0.5 are ignored. Normalised by the number of positives."""
     total = 0.0
+    positives = 0.0
     anchors = tf.constant(config.anchors, tf.float32)
     gt = gt_boxes[:, None, None, None, :, :]  # (B, 1, 1, 1, N, 4)
     gt_area = (gt[..., 2] - gt[..., 0]) * (gt[..., 3] - gt[..., 1])
+    bce = tf.nn.sigmoid_cross_entropy_with_logits
     for k, (raw, target) in enumerate(zip(outputs, targets)):
         shape = tf.shape(raw)
         gh, gw = shape[1], shape[2]
@@ -68,14 +70,16 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig):
         union = (wh[..., 0] * wh[..., 1])[..., None] + gt_area - inter
         best_iou = tf.reduce_max(inter / tf.maximum(union, 1e-6), axis=-1)
         negative = (1.0 - obj) * tf.cast(best_iou < 0.5, tf.float32)
-        bce = tf.nn.sigmoid_cross_entropy_with_logits
         xy = tf.reduce_sum(bce(labels=target[..., 0:2], logits=raw[..., 0:2]), -1)
         size = tf.reduce_sum(tf.square(target[..., 2:4] - raw[..., 2:4]), -1) * 0.5
-        ones = tf.ones_like(obj)
-        objectness = obj * bce(labels=ones, logits=raw[..., 4]) + \
-            negative * bce(labels=tf.zeros_like(obj), logits=raw[..., 4])
-        total += tf.reduce_sum(obj * weight * (xy + size) + objectness)
-    return total / batch
+        p = tf.sigmoid(raw[..., 4])
+        focal_pos = obj * tf.pow(1.0 - p, gamma) * bce(labels=tf.ones_like(obj),
+                                                          logits=raw[..., 4])
+        focal_neg = negative * tf.pow(p, gamma) * bce(labels=tf.zeros_like(obj),
+                                                      logits=raw[..., 4])
+        total += tf.reduce_sum(obj * weight * (xy + size) + focal_pos + focal_neg)
+        positives += tf.reduce_sum(obj)
+    return total / tf.maximum(positives, 1.0)
 
 
 def load_model(run_dir: Path, weights: str = "best"):

@@ -29,10 +29,12 @@ def kmeans_anchors(wh: np.ndarray, k: int = 9, seed: int = 0, iters: int = 100) 
 
 
 def encode_targets(boxes: np.ndarray, anchors: np.ndarray, strides: tuple[int, ...],
-                   size: tuple[int, int]) -> list[np.ndarray]:
+                   size: tuple[int, int], extra_iou: float = 0.35) -> list[np.ndarray]:
     """Boxes (n, 4: x1 y1 x2 y2, input pixels) -> per scale (gh, gw, A, 6) grids of
     [tx in 0..1, ty in 0..1, log(w/aw), log(h/ah), objectness, box weight]. Each box goes to the
-    one anchor (over all scales) whose shape fits it best, in the cell holding its centre."""
+    anchor (over all scales) whose shape fits it best, in the cell holding its centre, and also
+    to every other anchor whose shape IoU exceeds `extra_iou` where that slot is free (more
+    positives per word speed up learning; the best anchor always wins a shared slot)."""
     width, height = size
     anchors = np.asarray(anchors, np.float32)
     n_scales, n_anchors = anchors.shape[:2]
@@ -42,8 +44,13 @@ def encode_targets(boxes: np.ndarray, anchors: np.ndarray, strides: tuple[int, .
     boxes = np.asarray(boxes, np.float32)
     wh = np.maximum(boxes[:, 2:4] - boxes[:, 0:2], 1.0)
     centres = (boxes[:, 0:2] + boxes[:, 2:4]) / 2
-    best = wh_iou(wh, anchors.reshape(-1, 2)).argmax(1)
-    for (cx, cy), (w, h), flat in zip(centres, wh, best):
+    ious = wh_iou(wh, anchors.reshape(-1, 2))
+    best = ious.argmax(1)
+    extra = [(n, flat) for n in range(len(boxes)) for flat in np.nonzero(ious[n] > extra_iou)[0]
+             if flat != best[n]]
+    # Extra assignments first, best ones last, so that a best anchor overwrites an extra one.
+    for n, flat in extra + list(enumerate(best)):
+        (cx, cy), (w, h) = centres[n], wh[n]
         scale, a = divmod(int(flat), n_anchors)
         stride = strides[scale]
         grid = grids[scale]
