@@ -46,12 +46,28 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def compute_device(args) -> str:
+    """CPU, or the GPU TensorFlow sees when the Keras backend runs."""
+    if getattr(args, "backend", "tflite") != "keras":
+        return "cpu"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"gpu ({gpus[0].name})" if gpus else "cpu"
+
+
 def run_bench(args) -> dict:
     from engocr.realtime.reader import Reader
 
     threads = args.threads or default_threads()
     t0 = time.perf_counter()
-    reader = Reader(args.det_model, args.rec_model, threads=threads, score_threshold=args.score)
+    if getattr(args, "backend", "tflite") == "keras":
+        from engocr.realtime.keras_engine import keras_reader
+
+        reader = keras_reader(args.det_run, args.rec_run, args.score)
+    else:
+        reader = Reader(args.det_model, args.rec_model, threads=threads,
+                        score_threshold=args.score)
     startup = time.perf_counter() - t0
     frames = load_frames(args.source, args.size, args.frames + args.warmup)
     times = StageTimes()
@@ -82,6 +98,7 @@ def run_bench(args) -> dict:
         "words_per_frame": float(np.mean(words[args.warmup:])),
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "startup_s": startup, "numba_warmup_s": reader.warmup_s,
+        "backend": getattr(args, "backend", "tflite"), "device": compute_device(args),
         "detector": reader.detector.card.quantization,
         "recognizer": reader.recognizer.card.quantization,
     }
@@ -89,7 +106,7 @@ def run_bench(args) -> dict:
 
 def format_table(f: dict) -> str:
     lines = [f"engocr bench: {f['source']} at {f['size']}, {f['frames']} frames, "
-             f"{f['threads']} threads, {f['cpu']}",
+             f"{f['threads']} threads, {f['cpu']}, backend {f['backend']} on {f['device']}",
              f"  end to end: {f['fps']:.1f} FPS (frame median {f['frame_ms']['median']:.1f} ms,"
              f" p95 {f['frame_ms']['p95']:.1f} ms), {f['words_per_frame']:.1f} words/frame",
              f"  {'stage':10s} {'median ms':>10s} {'p95 ms':>8s}"]

@@ -61,6 +61,17 @@ class Reader:
 
         self.warmup_s = warm_up()
 
+    @classmethod
+    def from_parts(cls, detector: TextDetector, recognizer: TextRecognizer,
+                   min_conf: float = 0.0) -> Reader:
+        """A Reader over predictors built elsewhere (another backend, say)."""
+        from engocr.realtime.kernels import warm_up
+
+        reader = cls.__new__(cls)
+        reader.detector, reader.recognizer, reader.min_conf = detector, recognizer, min_conf
+        reader.warmup_s = warm_up()
+        return reader
+
     def detect(self, frame: np.ndarray, timings: dict | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """Word boxes and detection scores of one frame."""
