@@ -123,3 +123,22 @@ def test_version_and_help():
     out = subprocess.run([sys.executable, "-m", "engocr", "--version"], capture_output=True,
                          text=True, check=True).stdout
     assert out.startswith("engocr ")
+
+
+def test_video_without_tracking_follows_frames(models, tmp_path):
+    src = write_video(tmp_path / "in.mp4", frames=5)
+    code = main(["video", str(src), "--no-track", "--jsonl", str(tmp_path / "a.jsonl"),
+                 "--srt", str(tmp_path / "a.srt"), *models])
+    assert code == 0
+    records = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in records] == list(range(5))
+    assert all("track" not in w for r in records for w in r["words"])
+
+
+def test_shipped_models_load_from_the_package():
+    from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, Reader
+
+    assert DEFAULT_DETECTOR.exists() and DEFAULT_RECOGNIZER.exists()
+    reader = Reader(threads=1)
+    assert reader.detector.card.training_data and reader.recognizer.card.charset
+    assert isinstance(reader.read(np.zeros((480, 640, 3), np.uint8)).words, list)
