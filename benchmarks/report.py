@@ -1,0 +1,131 @@
+"""Regenerates the README's benchmark sections from the JSON that the benchmark scripts
+write (benchmarks/results/*.json); with --run it runs them first. One command:
+
+    python benchmarks/report.py --run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from engocr.realtime.bench import cpu_name
+
+RESULTS = Path("benchmarks/results")
+README = Path("README.md")
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def speed_section() -> str:
+    data = _load("speed")
+    if not data:
+        return "_not measured yet: `python benchmarks/speed.py`_"
+    r0 = data["results"][0]
+    lines = [f"Measured {data['date']} with `{data['command'].strip()}` on {r0['cpu']}, "
+             f"{r0['threads']} threads, no GPU; the built-in demo scene, detection and "
+             "recognition on every frame, tracking off.", "",
+             "| frame size | FPS | frame ms (median / p95) | detect | NMS | recognize | CTC | "
+             "words/frame | peak MB |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in data["results"]:
+        s = r["stages"]
+
+        def ms(name, s=s):
+            return f"{s[name]['median']:.1f}" if name in s else "-"
+
+        lines.append(f"| {r['size']} | {r['fps']:.1f} | {r['frame_ms']['median']:.1f} / "
+                     f"{r['frame_ms']['p95']:.1f} | {ms('detect')} | {ms('nms')} | "
+                     f"{ms('recognize')} | {ms('ctc')} | {r['words_per_frame']:.1f} | "
+                     f"{r['peak_memory_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def accuracy_section() -> str:
+    data = _load("accuracy")
+    if not data:
+        return "_not measured yet: `python benchmarks/accuracy.py`_"
+    ic = data["ic15_val"]
+    rec = data["recognition"]
+    lines = [f"Measured {data['date']} with `{data['command'].strip()}`: shipped detector "
+             f"({data['detector']}) and recognizer ({data['recognizer']}).", "",
+             "| benchmark | figure | target |", "|---|---|---|",
+             f"| ic15 val detection P / R / H-mean | {ic['precision']:.3f} / {ic['recall']:.3f}"
+             f" / **{ic['hmean']:.3f}** | H >= 0.65 |",
+             f"| ic15 val end-to-end P / R / F | {ic['e2e_precision']:.3f} / "
+             f"{ic['e2e_recall']:.3f} / **{ic['e2e_hmean']:.3f}** | |"]
+    targets = {"iiit5k_test": "80%", "svt_test": "75%", "ic15_val": "60%"}
+    for name, s in rec.items():
+        lines.append(f"| {name} word accuracy (exact, CER) | **{100 * s['word_acc']:.1f}%** "
+                     f"({100 * s['exact_acc']:.1f}%, {s['cer']:.3f}) | "
+                     f">= {targets.get(name, '')} |")
+    return "\n".join(lines)
+
+
+def peers_section() -> str:
+    data = _load("peers")
+    if not data:
+        return "_not measured yet: `python benchmarks/peers.py`_"
+    lines = [f"Measured {data['date']} with `{data['command'].strip()}` on {cpu_name()}, "
+             f"{data['threads']} threads for every system, {data['images']} ic15 validation "
+             "frames (1280x720).", "",
+             "| system | boxes | det H | e2e F | IIIT5K | SVT | ms/frame | FPS | "
+             "engocr speed-up |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        lines.append(f"| {r['system']} | {r['boxes']} | {r['det_h']:.3f} | {r['e2e_f']:.3f} | "
+                     f"{100 * r['word_acc_iiit5k_test']:.1f}% | "
+                     f"{100 * r['word_acc_svt_test']:.1f}% | {r['ms_per_frame']:.1f} | "
+                     f"{r['fps']:.2f} | {r['engocr_speedup']:.1f}x |")
+    lines += ["", "![speed against accuracy](docs/images/speed-accuracy.png)"]
+    return "\n".join(lines)
+
+
+def tracking_section() -> str:
+    data = _load("video_tracking")
+    if not data:
+        return "_not measured yet: `python benchmarks/video_tracking.py`_"
+    lines = [f"Measured {data['date']} with `{data['command'].strip()}` ({data['frames']} "
+             "frames panned, zoomed and shaken over ic15 validation images).", "",
+             "| tracking | FPS | e2e F | flicker | recognizer calls/frame |",
+             "|---|---|---|---|---|"]
+    for r in data["rows"]:
+        name = "off" if not r["tracking"] else f"on, detector every {r['det_every']}"
+        lines.append(f"| {name} | {r['fps']:.1f} | {r['e2e_f']:.3f} | {r['flicker']:.3f} | "
+                     f"{r['rec_calls_per_frame']:.2f} |")
+    return "\n".join(lines)
+
+
+SECTIONS = {"speed": speed_section, "accuracy": accuracy_section, "peers": peers_section,
+            "tracking": tracking_section}
+
+
+def render(readme: str) -> str:
+    for name, fn in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
+        readme = pattern.sub(lambda m, fn=fn: m.group(1) + fn() + m.group(2), readme)
+    return readme
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--run", action="store_true", help="run every benchmark first")
+    args = p.parse_args(argv)
+    if args.run:
+        from benchmarks import accuracy, peers, speed, video_tracking
+
+        speed.main([])
+        accuracy.main([])
+        video_tracking.main([])
+        peers.main([])
+    README.write_text(render(README.read_text()))
+    print(f"updated {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
