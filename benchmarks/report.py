@@ -106,8 +106,8 @@ SECTIONS = {"speed": speed_section, "accuracy": accuracy_section, "peers": peers
 
 def render(readme: str) -> str:
     for name, fn in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
-        readme = pattern.sub(lambda m, fn=fn: m.group(1) + fn() + m.group(2), readme)
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
+        readme = pattern.sub(lambda m, fn=fn: m.group(1) + fn() + "\n" + m.group(2), readme)
     return readme
 
 
