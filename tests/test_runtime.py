@@ -236,3 +236,21 @@ def test_truncated_video_keeps_what_was_read(reader, tmp_path):
     lines = (tmp_path / "o.jsonl").read_text().splitlines()
     assert 0 < stats.frames < 40
     assert len(lines) == stats.frames and all(json.loads(x)["frame"] >= 0 for x in lines)
+
+
+def test_silent_stream_times_out():
+    """A server on this machine that accepts the connection and never answers."""
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    start = time.monotonic()
+    try:
+        with pytest.raises(InputError, match="cannot open|no frame"):
+            open_source(f"http://127.0.0.1:{port}/stream.mjpg")
+    finally:
+        server.close()
+    assert time.monotonic() - start < 30

@@ -7,6 +7,7 @@ that the overlay never lags behind the camera; files yield every frame (or every
 from __future__ import annotations
 
 import glob
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,18 @@ import numpy as np
 from engocr.errors import InputError
 from engocr.imageio_utils import read_image
 
+
+def quiet_opencv() -> None:
+    """OpenCV and FFmpeg print their own warnings for a missing camera or a corrupt file; the
+    user gets engocr's one clear line instead (set ENGOCR_DEBUG=1 to see theirs)."""
+    if os.environ.get("ENGOCR_DEBUG"):
+        return
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
+quiet_opencv()
+STREAM_TIMEOUT_MS = 5000
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
@@ -122,7 +135,12 @@ class LiveSource(Source):
         self.thread.start()
 
     def _open(self) -> cv2.VideoCapture:
-        cap = cv2.VideoCapture(self.target)
+        if isinstance(self.target, str):  # a stream: do not hang on a host that never answers
+            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG,
+                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
+        else:
+            cap = cv2.VideoCapture(self.target)
         if self.size and isinstance(self.target, int):
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
