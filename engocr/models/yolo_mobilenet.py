@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import layers
 
+BN_MOMENTUM = 0.99
 # Taps of keras.applications.MobileNetV2 at strides 8, 16 and 32.
 TAPS = ("block_6_expand_relu", "block_13_expand_relu", "out_relu")
 
@@ -63,6 +64,12 @@ def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = F
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
     backbone = keras.applications.MobileNetV2(input_shape=(h, w, 3), alpha=c.alpha,
                                               include_top=False, weights=None)
+    # keras.applications uses BatchNorm momentum 0.999, tuned for long ImageNet runs: in a short
+    # from-scratch run its moving statistics lag so far behind that the model in inference mode
+    # predicted no text at all while training-mode outputs were right. 0.99 keeps up.
+    for layer in backbone.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = BN_MOMENTUM
     taps = keras.Model(backbone.input, [backbone.get_layer(n).output for n in TAPS],
                        name="backbone")
     c3, c4, c5 = taps(x)

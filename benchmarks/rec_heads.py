@@ -1,0 +1,48 @@
+"""Recognizer sequence heads measured as a design choice: the same convolutional body with a
+dilated 1-D convolution head, a BiLSTM or a BiGRU (exported unrolled, the only path that
+converts with Keras 3), float TFLite latency at batch 1 / 8 / 16 and model size.
+
+    python benchmarks/rec_heads.py [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engocr.export.tflite import convert, measure_latency, write_model
+    from engocr.models.crnn import CRNNConfig, build_crnn
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/rec_heads.json"))
+    args = p.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for head, hidden in (("conv", 128), ("bilstm", 128), ("bigru", 128), ("bilstm", 64)):
+            config = CRNNConfig(head=head, hidden=hidden, unroll=head != "conv")
+            model = build_crnn(config)
+            path = write_model(convert(model), Path(tmp) / f"{head}{hidden}.tflite")
+            row = {"head": head, "hidden": hidden, "params": int(model.count_params()),
+                   "size_mb": round(path.stat().st_size / 2**20, 2)}
+            for batch in (1, 8, 16):
+                row[f"ms_batch{batch}"] = round(measure_latency(
+                    path, (batch, config.height, config.width, 1), args.threads), 2)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"date": datetime.date.today().isoformat(),
+                                    "threads": args.threads, "rows": rows,
+                                    "command": "python benchmarks/rec_heads.py " +
+                                    " ".join(argv or sys.argv[1:])}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
