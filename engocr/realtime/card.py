@@ -60,3 +60,13 @@ class ModelCard:
 def card_path(model_path: str | Path) -> Path:
     """`x.tflite` -> `x.json`."""
     return Path(model_path).with_suffix(".json")
+
+
+def check_card(engine, card: ModelCard, kind: str) -> None:
+    """The card must be of `kind` and describe the model's input (height, width, channels)."""
+    if card.kind != kind:
+        raise ModelError(f"{engine.path}: card says {card.kind!r}, expected a {kind}")
+    _, h, w, c = engine.input_shape
+    if (h, w, c) != (card.input_height, card.input_width, card.input_channels):
+        raise ModelError(f"{engine.path}: input is {w}x{h}x{c} but its card says "
+                         f"{card.input_width}x{card.input_height}x{card.input_channels}")

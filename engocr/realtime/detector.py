@@ -9,7 +9,7 @@ import numpy as np
 
 from engocr.errors import ModelError
 from engocr.preprocess import letterbox
-from engocr.realtime.card import ModelCard
+from engocr.realtime.card import ModelCard, check_card
 from engocr.realtime.engine import TFLiteEngine
 from engocr.realtime.kernels import yolo_postprocess
 
@@ -62,13 +62,8 @@ class TextDetector:
 def check_detector(engine: TFLiteEngine, card: ModelCard) -> None:
     """The card must describe this model: input size and channels, one output per stride with
     anchors * 5 channels on the right grid."""
+    check_card(engine, card, "detector")
     name = engine.path
-    if card.kind != "detector":
-        raise ModelError(f"{name}: card says {card.kind!r}, expected a detector")
-    _, h, w, c = engine.input_shape
-    if (h, w, c) != (card.input_height, card.input_width, card.input_channels):
-        raise ModelError(f"{name}: input is {w}x{h}x{c} but its card says "
-                         f"{card.input_width}x{card.input_height}x{card.input_channels}")
     expected = sorted((card.input_height // s, card.input_width // s,
                        len(card.anchors[k]) * 5) for k, s in enumerate(card.strides))
     actual = sorted(tuple(s[1:]) for s in engine.output_shapes)

@@ -9,7 +9,7 @@ import numpy as np
 
 from engocr.errors import ModelError
 from engocr.preprocess import crop_to_input
-from engocr.realtime.card import ModelCard
+from engocr.realtime.card import ModelCard, check_card
 from engocr.realtime.engine import TFLiteEngine
 from engocr.realtime.kernels import ctc_greedy_decode
 
@@ -51,13 +51,8 @@ class TextRecognizer:
 
 def check_recognizer(engine: TFLiteEngine, card: ModelCard) -> None:
     """The card must describe this model: input size, time steps and class count."""
+    check_card(engine, card, "recognizer")
     name = engine.path
-    if card.kind != "recognizer":
-        raise ModelError(f"{name}: card says {card.kind!r}, expected a recognizer")
-    _, h, w, c = engine.input_shape
-    if (h, w, c) != (card.input_height, card.input_width, card.input_channels):
-        raise ModelError(f"{name}: input is {w}x{h}x{c} but its card says "
-                         f"{card.input_width}x{card.input_height}x{card.input_channels}")
     out = engine.output_shapes[0]
     if len(out) != 3 or out[1] != card.time_steps or out[2] != len(card.charset) + 1:
         raise ModelError(f"{name}: output {out[1:]} does not match the card's "
