@@ -254,3 +254,11 @@ def test_silent_stream_times_out():
     finally:
         server.close()
     assert time.monotonic() - start < 30
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full")
+def test_full_disk_is_one_clear_error(reader, tmp_path):
+    path = write_video(tmp_path / "in.mp4", frames=3)
+    with pytest.raises(OutputError, match="No space left"):
+        run(open_source(str(path)), lambda f: reader.read(f.image, f.index, f.time_s),
+            [JsonlSink(__import__("pathlib").Path("/dev/full"))])

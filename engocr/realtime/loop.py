@@ -143,6 +143,8 @@ def run(source: Source, process, sinks: list[Sink], window: Window | None = None
                 sink.close()
             except OutputError as exc:
                 errors.append(exc)
+            except OSError as exc:  # a full disk can also fail the final flush
+                errors.append(OutputError(f"closing output failed: {exc.strerror or exc}"))
         source.close()
         if window is not None:
             window.close()
