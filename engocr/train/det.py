@@ -136,6 +136,23 @@ def detect_keras(model, config: DetectorConfig, images: list[np.ndarray], thresh
     return results
 
 
+def recalibrate_batchnorm(model, batches, momentum: float = 0.8) -> None:
+    """Re-estimate every BatchNorm's moving statistics from forward passes in training mode
+    (no weight update). In a short from-scratch run the weights move faster than the moving
+    averages follow: the first detector runs saw words in training mode and none in inference
+    mode until this was done before each evaluation."""
+    layers = [layer for layer in model._flatten_layers()
+              if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    saved = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.momentum = momentum
+    forward = tf.function(lambda x: model(x, training=True))
+    for x in batches:
+        forward(x)
+    for layer, m in zip(layers, saved):
+        layer.momentum = m
+
+
 class DetTrainer(PhasedTrainer):
     """Holds the model, optimizer, data and state of one detector run folder."""
 
@@ -221,6 +238,8 @@ class DetTrainer(PhasedTrainer):
         return train_step
 
     def evaluate(self) -> dict:
+        phase = self.recipe[min(self.state.phase, len(self.recipe) - 1)]
+        recalibrate_batchnorm(self.model, (self.next_batch(phase)[0] for _ in range(30)))
         self.eval_model.set_weights(self.model.get_weights())
         fn = tf.function(lambda x: self.eval_model(x, training=False))
         scores = {}
