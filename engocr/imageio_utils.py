@@ -9,8 +9,6 @@ import numpy as np
 
 from engocr.errors import InputError
 
-MAX_PIXELS = 50_000_000  # larger images are downscaled on read, not refused
-
 
 def to_bgr8(image: np.ndarray, name: str = "image") -> np.ndarray:
     """Any decoded array (gray, BGRA, 16-bit, float) to 8-bit 3-channel BGR."""

@@ -54,6 +54,12 @@ def test_icdar2013_both_separators(tmp_path):
     words = importers.parse_icdar13_gt('38 43 920 215 "Tiredness"\n275, 264, 665, 450, "kills"\n')
     assert [w.text for w in words] == ["Tiredness", "kills"]
     assert words[1].aabb() == (275, 264, 665, 450)
+    (tmp_path / "im").mkdir()
+    (tmp_path / "gt").mkdir()
+    _write_image(tmp_path / "im" / "img_3.jpg")
+    (tmp_path / "gt" / "gt_img_3.txt").write_text('1 2 30 12 "Hi"\n')
+    [sample] = importers.load_icdar13(tmp_path / "im", tmp_path / "gt")
+    assert sample.words[0].text == "Hi" and sample.words[0].aabb() == (1, 2, 30, 12)
     with pytest.raises(Exception, match="not understood"):
         importers.parse_icdar13_gt("garbage line")
 

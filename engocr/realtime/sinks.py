@@ -3,7 +3,6 @@ video, JSON Lines, SRT and WebVTT subtitles, plain-text transcript."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -158,9 +157,3 @@ class VideoSink(Sink):
         if self.cv_writer is not None:
             self.cv_writer.release()
 
-
-def write_json(path: Path, data) -> None:
-    """Write a JSON document, or say clearly why it could not be written."""
-    handle = _open_text(path)
-    with handle:
-        json.dump(data, handle, indent=1)
