@@ -1,0 +1,52 @@
+"""Every export variant of small models loads in the runtime engine and matches Keras."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import TINY_DET, TINY_REC
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def crnn():
+    import keras
+
+    from engocr.models.crnn import CRNNConfig, build_crnn
+
+    keras.utils.set_random_seed(1)
+    return build_crnn(CRNNConfig(**TINY_REC))
+
+
+def test_recognizer_variants_match_keras(crnn, tmp_path):
+    from engocr.export.tflite import convert, representative_from, write_model
+    from engocr.realtime.engine import TFLiteEngine
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (64, 32, 64), dtype=np.uint8)
+    x = images[:8, ..., None].astype(np.float32)
+    want = crnn(x, training=False).numpy()
+    spread = float(want.max() - want.min())
+    for quant, tolerance in (("float32", 1e-3), ("dynamic", 0.05), ("int8", 0.08)):
+        path = write_model(convert(crnn, quant, representative_from(images)),
+                           tmp_path / f"{quant}.tflite")
+        got = TFLiteEngine(path, threads=1).run(x)[0]
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= tolerance * max(spread, 1.0), quant
+
+
+def test_detector_float_matches_keras(tmp_path):
+    import keras
+
+    from engocr.export.tflite import convert, write_model
+    from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
+    from engocr.realtime.engine import TFLiteEngine
+
+    keras.utils.set_random_seed(2)
+    model = build_detector(DetectorConfig(**TINY_DET))
+    x = np.random.default_rng(1).uniform(0, 255, (2, 96, 128, 3)).astype(np.float32)
+    want = sorted((o.numpy() for o in model(x, training=False)), key=lambda o: -o.shape[1])
+    engine = TFLiteEngine(write_model(convert(model), tmp_path / "det.tflite"), threads=1)
+    got = sorted(engine.run(x), key=lambda o: -o.shape[1])
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-3, rtol=1e-3)
