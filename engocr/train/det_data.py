@@ -11,6 +11,7 @@ import numpy as np
 
 from engocr.preprocess import letterbox
 from engocr.train.data.records import SceneSample
+from engocr.train.loop import worker_init
 
 
 def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Generator | None,
@@ -89,7 +90,7 @@ def _render(args: tuple[int, int, int, int]):
 def synth_scene_stream(seed: int, start: int, size: tuple[int, int], frame_width: int,
                        workers: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Endless synthetic detector samples rendered in worker processes."""
-    pool = mp.get_context("fork").Pool(workers)
+    pool = mp.get_context("fork").Pool(workers, initializer=worker_init)
     index = start
     try:
         while True:

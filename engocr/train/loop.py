@@ -73,15 +73,28 @@ class MetricsLog:
 
 
 class StopFlag:
-    """Set by SIGTERM/SIGINT so the loop can checkpoint and exit instead of dying mid-write."""
+    """Set by SIGTERM/SIGINT so the loop can checkpoint and exit instead of dying mid-write;
+    `restore()` puts the previous handlers back when training ends."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self) -> None:
         self.stop = False
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._handle)
+        self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
 
     def _handle(self, *_args) -> None:
         self.stop = True
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def worker_init() -> None:
+    """Rendering workers die on SIGTERM (the default) and leave Ctrl-C to their parent; without
+    this they inherit the trainer's StopFlag handler and `Pool.terminate()` waits forever."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Timer:
@@ -131,10 +144,20 @@ class PhasedTrainer:
         self.state.save(self.run_dir / "state.json")
 
     def train(self, minutes: float | None = None, checkpoint_minutes: float = 4.0) -> RunState:
+        """Run the recipe from where the run stands, for at most `minutes`."""
+        stop, timer = StopFlag(), Timer(minutes, checkpoint_minutes)
+        try:
+            return self._train(stop, timer)
+        finally:
+            stream = getattr(self, "stream", None)
+            if stream is not None:
+                stream.close()  # stops the rendering workers
+            stop.restore()
+
+    def _train(self, stop: StopFlag, timer: Timer) -> RunState:
         from tqdm import tqdm
 
         self.prepare()
-        stop, timer = StopFlag(), Timer(minutes, checkpoint_minutes)
         while self.state.phase < len(self.recipe) and not (stop.stop or timer.expired()):
             phase = self.recipe[self.state.phase]
             self.apply_phase(phase)

@@ -15,6 +15,7 @@ from engocr.preprocess import crop_to_input
 from engocr.train.data.importers import ic15_split, load_crop_folder, load_scene_json
 from engocr.train.data.paths import data_root
 from engocr.train.data.records import CropSample
+from engocr.train.loop import worker_init
 
 CROP_SETS = {"iiit5k_train", "iiit5k_test", "svt_train", "svt_test"}
 
@@ -91,7 +92,7 @@ def synth_stream(seed: int, start: int, height: int, width: int, time_steps: int
     """Endless synthetic crops from index `start` on, rendered in worker processes so that
     rendering overlaps training; infeasible labels are skipped."""
     ctx = mp.get_context("fork")
-    pool = ctx.Pool(workers)
+    pool = ctx.Pool(workers, initializer=worker_init)
     index = start
     try:
         while True:
