@@ -72,6 +72,7 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    _use_data(args.data)
     from engocr.export.pipeline import export_detector, export_recognizer
     from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 
@@ -94,7 +95,17 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_data(folder: Path | None) -> None:
+    """Point every data reader (the synthetic generator's photo backgrounds and the rendering
+    workers included) at the real-data folder given on the command line."""
+    import os
+
+    if folder is not None:
+        os.environ["ENGOCR_DATA"] = str(folder)
+
+
 def _train_rec(args: argparse.Namespace) -> int:
+    _use_data(args.data)
     from engocr.models.crnn import CRNNConfig
     from engocr.train.rec import DEFAULT_RECIPE, RecTrainer
 
@@ -107,6 +118,7 @@ def _train_rec(args: argparse.Namespace) -> int:
 
 
 def _train_det(args: argparse.Namespace) -> int:
+    _use_data(args.data)
     from engocr.models.yolo_mobilenet import DetectorConfig
     from engocr.train.det import DEFAULT_RECIPE, DetTrainer
 
