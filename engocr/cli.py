@@ -174,10 +174,16 @@ def cmd_image(args) -> int:
     reader = make_reader(args)
     if args.annotate and not args.annotate.is_dir():
         raise InputError(f"{args.annotate}: not a folder")
-    out, failed = [], 0
+    out, failed = [], []
+
+    def report(exc: InputError) -> None:
+        failed.append(exc)
+        print(f"engocr: error: {exc}", file=sys.stderr)
+
     for spec in args.inputs:
         try:
             source = open_source(spec)
+            source.on_error = report  # a bad image in a folder does not stop the others
             for frame in source:
                 result = reader.read(frame.image)
                 name = frame.name or spec
@@ -190,8 +196,7 @@ def cmd_image(args) -> int:
                     cv2.imwrite(str(args.annotate / Path(name).name),
                                 draw_result(frame.image, result, show_stats=False))
         except InputError as exc:
-            failed += 1
-            print(f"engocr: error: {exc}", file=sys.stderr)
+            report(exc)
     if args.json:
         print(json.dumps(out, indent=1))
     return 2 if failed else 0
@@ -239,7 +244,6 @@ def cmd_cam(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from engocr.realtime.demo import DemoScene
     from engocr.realtime.loop import Window, run
     from engocr.realtime.sources import DemoSource
 
@@ -252,7 +256,7 @@ def cmd_demo(args) -> int:
     for result in stats.results:
         for word in result.words:
             seen[word.text] = seen.get(word.text, 0) + 1
-    drawn = sorted({w for i in range(args.frames) for w in DemoScene(args.size).truth(i)})
+    drawn = sorted({w for i in range(args.frames) for w in source.scene.truth(i)})
     read = [w for w in drawn if w in seen]
     print(f"drew:  {' '.join(drawn)}")
     print(f"read:  {' '.join(sorted(seen, key=lambda w: -seen[w])[:20])}")

@@ -41,6 +41,10 @@ def test_image_bad_files_reported_and_others_still_read(models, tmp_path, capsys
     captured = capsys.readouterr()
     assert code == 2 and "good.png:" in captured.out
     assert "bad.jpg: file is empty" in captured.err
+    # The same inside a folder: the bad file is reported, the good one still read.
+    code = main(["image", str(tmp_path), *models])
+    captured = capsys.readouterr()
+    assert code == 2 and "good.png:" in captured.out and "bad.jpg" in captured.err
 
 
 def test_video_all_outputs(models, tmp_path, capsys):

@@ -50,6 +50,7 @@ class Source:
     live = False
     fps: float = 30.0
     name = "source"
+    on_error = None  # image lists: called with an unreadable image's InputError, to go on
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -75,7 +76,14 @@ class ImageSource(Source):
 
     def __iter__(self) -> Iterator[Frame]:
         for i, path in enumerate(self.paths):
-            yield Frame(i, 0.0, read_image(path), path.name)
+            try:
+                image = read_image(path)
+            except InputError as exc:
+                if self.on_error is None:
+                    raise
+                self.on_error(exc)
+                continue
+            yield Frame(i, 0.0, image, path.name)
 
 
 class VideoFileSource(Source):
