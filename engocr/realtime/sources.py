@@ -195,7 +195,8 @@ class LiveSource(Source):
                 yield Frame(index, time.monotonic() - self._start, frame)
                 index += 1
                 continue
-            if self._failed or time.monotonic() - waited > self.timeout_s:
+            stalled = time.monotonic() - waited > self.timeout_s
+            if self._failed or (stalled and not self.reconnect):  # reconnecting: keep waiting
                 return
             time.sleep(0.002)
 
