@@ -3,9 +3,8 @@ then fine-tuning on ic15 training images with the backbone frozen, then unfrozen
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from engocr.train import det_data  # noqa: E402
 from engocr.train.data.importers import ic15_split, load_scene_json  # noqa: E402
 from engocr.train.data.paths import data_root  # noqa: E402
 from engocr.train.det_targets import encode_targets, kmeans_anchors  # noqa: E402
-from engocr.train.loop import Phase, PhasedTrainer  # noqa: E402
+from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
 from engocr.train.metrics import detection_scores  # noqa: E402
 
 DEFAULT_RECIPE = [
@@ -84,15 +83,10 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
 
 def load_model(run_dir: Path, weights: str = "best"):
     """A run's detector with its float weights (`best` or `last`)."""
-    cfg = json.loads((run_dir / "config.json").read_text())
-    config = DetectorConfig(**{k: _tuples(v) for k, v in cfg.items()})
+    config = read_config(run_dir, DetectorConfig)
     model = build_detector(config)
     model.load_weights(run_dir / f"{weights}.weights.h5")
     return model, config
-
-
-def _tuples(v):
-    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
 
 
 def compute_anchors(config: DetectorConfig, data: str | None, n_synth: int = 200) -> tuple:
@@ -162,17 +156,9 @@ class DetTrainer(PhasedTrainer):
                  batch: int = 16, seed: int = 1, data: str | None = None,
                  eval_every: int = 500, workers: int = 1) -> None:
         self.run_dir = run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
-        cfg_path = run_dir / "config.json"
         self.data = data
-        if cfg_path.exists():
-            cfg = json.loads(cfg_path.read_text())
-            config = DetectorConfig(**{k: _tuples(v) for k, v in cfg.items()})
-        else:
-            config = replace(config, anchors=compute_anchors(config, data))
-            cfg_path.write_text(json.dumps(config.to_dict(), indent=1))
-            (run_dir / "recipe.json").write_text(json.dumps([asdict(p) for p in recipe],
-                                                            indent=1))
+        config = start_run(run_dir, config, recipe,
+                           lambda c: replace(c, anchors=compute_anchors(c, data)))
         self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
         self.eval_every, self.workers = eval_every, workers
         self.model = build_detector(config, training=True)

@@ -49,6 +49,29 @@ class RunState:
         tmp.replace(path)
 
 
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def read_config(run_dir: Path, cls):
+    """A run's `config.json` as the dataclass `cls` (JSON lists back to its tuples)."""
+    data = json.loads((run_dir / "config.json").read_text())
+    return cls(**{k: _tuples(v) for k, v in data.items()})
+
+
+def start_run(run_dir: Path, config, recipe: list[Phase], fill=None):
+    """The config a run trains with: the saved one when the run exists (a resumed run keeps
+    the architecture it started with); else `fill(config)` (e.g. anchors), saved with the
+    recipe."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if (run_dir / "config.json").exists():
+        return read_config(run_dir, type(config))
+    config = fill(config) if fill else config
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+    (run_dir / "recipe.json").write_text(json.dumps([asdict(p) for p in recipe], indent=1))
+    return config
+
+
 def phase_lr(phase: Phase, step_in_phase: int, warmup: int = 200) -> float:
     """Linear warm-up, then cosine decay to a tenth of the phase's learning rate."""
     if step_in_phase < warmup:

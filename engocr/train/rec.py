@@ -3,9 +3,7 @@ blocks frozen, then everything at a lower learning rate. Resumable from any chec
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,7 @@ from engocr.errors import InputError  # noqa: E402
 from engocr.models.crnn import CRNNConfig, build_crnn, set_lower_trainable  # noqa: E402
 from engocr.realtime.kernels import ctc_greedy_decode  # noqa: E402
 from engocr.train import rec_data  # noqa: E402
-from engocr.train.loop import Phase, PhasedTrainer  # noqa: E402
+from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
 from engocr.train.metrics import recognition_scores  # noqa: E402
 
 DEFAULT_RECIPE = [
@@ -34,14 +32,10 @@ REAL_TRAIN_SETS = ("iiit5k_train", "svt_train", "ic15_train")
 
 def load_model(run_dir: Path, weights: str = "best") -> tuple[tf.keras.Model, CRNNConfig]:
     """A run's model with its float weights (`best` or `last`)."""
-    config = CRNNConfig(**_tupled(json.loads((run_dir / "config.json").read_text())))
+    config = read_config(run_dir, CRNNConfig)
     model = build_crnn(config)
     model.load_weights(run_dir / f"{weights}.weights.h5")
     return model, config
-
-
-def _tupled(d: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
 
 def predict_logits(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -67,14 +61,7 @@ class RecTrainer(PhasedTrainer):
                  seed: int = 1, data: str | None = None, eval_every: int = 500,
                  workers: int = 1) -> None:
         self.run_dir = run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
-        cfg_path = run_dir / "config.json"
-        if cfg_path.exists():  # a resumed run keeps the architecture it started with
-            config = CRNNConfig(**_tupled(json.loads(cfg_path.read_text())))
-        else:
-            cfg_path.write_text(json.dumps(config.to_dict(), indent=1))
-            (run_dir / "recipe.json").write_text(json.dumps([asdict(p) for p in recipe],
-                                                            indent=1))
+        config = start_run(run_dir, config, recipe)
         self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
         self.eval_every = eval_every
         self.data = data
