@@ -54,23 +54,24 @@ class Reader:
                  min_conf: float = 0.0, max_batch: int = 16) -> None:
         det_engine, det_card = load_model(det_model or DEFAULT_DETECTOR, threads)
         rec_engine, rec_card = load_model(rec_model or DEFAULT_RECOGNIZER, threads)
-        self.detector = TextDetector(det_engine, det_card, score_threshold)
-        self.recognizer = TextRecognizer(rec_engine, rec_card, max_batch=max_batch)
-        self.min_conf = min_conf
-        from engocr.realtime.kernels import warm_up
-
-        self.warmup_s = warm_up()
+        self._attach(TextDetector(det_engine, det_card, score_threshold),
+                     TextRecognizer(rec_engine, rec_card, max_batch=max_batch), min_conf)
 
     @classmethod
     def from_parts(cls, detector: TextDetector, recognizer: TextRecognizer,
                    min_conf: float = 0.0) -> Reader:
         """A Reader over predictors built elsewhere (another backend, say)."""
+        reader = cls.__new__(cls)
+        reader._attach(detector, recognizer, min_conf)
+        return reader
+
+    def _attach(self, detector: TextDetector, recognizer: TextRecognizer,
+                min_conf: float) -> None:
+        """Hold the predictors and compile the numba kernels now, not on the first frame."""
         from engocr.realtime.kernels import warm_up
 
-        reader = cls.__new__(cls)
-        reader.detector, reader.recognizer, reader.min_conf = detector, recognizer, min_conf
-        reader.warmup_s = warm_up()
-        return reader
+        self.detector, self.recognizer, self.min_conf = detector, recognizer, min_conf
+        self.warmup_s = warm_up()
 
     def detect(self, frame: np.ndarray, timings: dict | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
