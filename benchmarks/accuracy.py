@@ -1,6 +1,7 @@
 """Accuracy benchmark of the shipped (or given) TFLite models on the real data in
 ../shared/data: detection P/R/H-mean and end-to-end P/R/F (ICDAR 2015 protocol) on ic15
-validation images 901-1000, and recognition word accuracy on IIIT5K / SVT test crops.
+validation images 901-1000 (with the detector's precision-recall curve and the ceiling that
+axis-aligned boxes put on it), and recognition word accuracy on IIIT5K / SVT test crops.
 
     python benchmarks/accuracy.py [--det-model M] [--rec-model M] [--data DIR]
 """
@@ -24,19 +25,27 @@ def end_to_end(reader, scenes) -> dict:
         result = reader.read(scene.load())
         preds.append([(w.quad, w.text) for w in result.words])
         gts.append([(w.quad, w.text, w.ignore) for w in scene.words])
-        scene.image = None
+        scene.release()
     return detection_scores(preds, gts)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engocr.realtime.reader import DEFAULT_RECOGNIZER, Reader
-    from engocr.train.evaluate import evaluate_recognizer
+    from engocr.charts import pr_curves
+    from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, Reader
+    from engocr.train.evaluate import (
+        axis_aligned_ceiling,
+        best_threshold,
+        detection_curve,
+        evaluate_recognizer,
+        tflite_detector,
+    )
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--det-model", type=Path, default=None)
     p.add_argument("--rec-model", type=Path, default=None)
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/accuracy.json"))
+    p.add_argument("--plot", type=Path, default=Path("docs/images/detector-pr.png"))
     args = p.parse_args(argv)
     root = data_root(args.data)
     if not (root / "ic15_train" / "gt.json").exists():
@@ -45,17 +54,30 @@ def main(argv: list[str] | None = None) -> int:
     reader = Reader(args.det_model, args.rec_model)
     scenes = ic15_split(load_scene_json(root / "ic15_train"), "val")
     e2e = end_to_end(reader, scenes)
+    curve = detection_curve(tflite_detector(args.det_model or DEFAULT_DETECTOR), scenes)
+    best = best_threshold(curve)
+    ceiling = axis_aligned_ceiling(scenes)
+    pr_curves({"shipped detector": curve}, args.plot)
     rec = evaluate_recognizer(["iiit5k_test", "svt_test", "ic15_val"],
                               model=args.rec_model or DEFAULT_RECOGNIZER, data=args.data)
     report = {"date": datetime.date.today().isoformat(),
               "command": "python benchmarks/accuracy.py " + " ".join(argv or sys.argv[1:]),
               "ic15_val": {k: round(v, 4) for k, v in e2e.items()},
+              "score_threshold": reader.detector.score_threshold,
+              "pr_curve": {str(t): {k: round(v, 4) for k, v in c.items()}
+                           for t, c in curve.items()},
+              "curve_best": {"threshold": best, **{k: round(v, 4)
+                                                   for k, v in curve[best].items()}},
+              "axis_aligned_ceiling": {k: round(v, 4) for k, v in ceiling.items()},
               "recognition": {k: {m: round(v, 4) for m, v in s.items()} for k, s in rec.items()},
               "detector": reader.detector.card.quantization,
               "recognizer": reader.recognizer.card.quantization}
     print(f"ic15 val detection: P {e2e['precision']:.3f} R {e2e['recall']:.3f} "
           f"H {e2e['hmean']:.3f}; end-to-end: P {e2e['e2e_precision']:.3f} "
           f"R {e2e['e2e_recall']:.3f} F {e2e['e2e_hmean']:.3f}")
+    print(f"precision-recall curve: best H {curve[best]['hmean']:.3f} at threshold {best} "
+          f"(card: {reader.detector.score_threshold}); axis-aligned ceiling H "
+          f"{ceiling['hmean']:.3f}; plot {args.plot}")
     for name, s in rec.items():
         print(f"{name:12s} word accuracy {s['word_acc']:.3f}  exact {s['exact_acc']:.3f}  "
               f"CER {s['cer']:.3f}  (n={s['n']})")

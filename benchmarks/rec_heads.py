@@ -1,6 +1,7 @@
 """Recognizer sequence heads measured as a design choice: the same convolutional body with a
-dilated 1-D convolution head, a BiLSTM or a BiGRU (exported unrolled, the only path that
-converts with Keras 3), float TFLite latency at batch 1 / 8 / 16 and model size.
+dilated 1-D convolution head, a BiLSTM or a BiGRU (exported unrolled from Keras 3, and the
+BiLSTM also as the fused TFLite LSTM op through tf_keras, converted at each fixed batch),
+float TFLite latency at batch 1 / 8 / 16 and model size.
 
     python benchmarks/rec_heads.py [--threads 2]
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from engocr.export.fused_rnn import convert_fused
     from engocr.export.tflite import convert, measure_latency, write_model
     from engocr.models.crnn import CRNNConfig, build_crnn
 
@@ -36,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
                     path, (batch, config.height, config.width, 1), args.threads), 2)
             rows.append(row)
             print(json.dumps(row), flush=True)
+        config = CRNNConfig(head="bilstm", hidden=128)
+        model = build_crnn(config)
+        row = {"head": "bilstm-fused", "hidden": 128, "params": int(model.count_params())}
+        for batch in (1, 8, 16):
+            path = write_model(convert_fused(model, config, batch), Path(tmp) / f"f{batch}.tflite")
+            row["size_mb"] = round(path.stat().st_size / 2**20, 2)
+            row[f"ms_batch{batch}"] = round(measure_latency(
+                path, (batch, config.height, config.width, 1), args.threads), 2)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"date": datetime.date.today().isoformat(),
                                     "threads": args.threads, "rows": rows,

@@ -59,11 +59,22 @@ def accuracy_section() -> str:
              f" / **{ic['hmean']:.3f}** | H >= 0.65 |",
              f"| ic15 val end-to-end P / R / F | {ic['e2e_precision']:.3f} / "
              f"{ic['e2e_recall']:.3f} / **{ic['e2e_hmean']:.3f}** | |"]
+    if "axis_aligned_ceiling" in data:
+        ceiling = data["axis_aligned_ceiling"]["hmean"]
+        lines.append(f"| ic15 val H-mean of perfect axis-aligned boxes (the box shape's "
+                     f"ceiling) | {ceiling:.3f} | |")
     targets = {"iiit5k_test": "80%", "svt_test": "75%", "ic15_val": "60%"}
     for name, s in rec.items():
         lines.append(f"| {name} word accuracy (exact, CER) | **{100 * s['word_acc']:.1f}%** "
                      f"({100 * s['exact_acc']:.1f}%, {s['cer']:.3f}) | "
                      f">= {targets.get(name, '')} |")
+    if "curve_best" in data:
+        best = data["curve_best"]
+        lines += ["", f"The detector's score threshold ({data['score_threshold']}) is chosen on "
+                  f"validation by `engocr export det` and kept in its card; over the whole "
+                  f"curve its best H-mean is {best['hmean']:.3f} (threshold "
+                  f"{best['threshold']}).", "",
+                  "![detector precision-recall on ic15 val](docs/images/detector-pr.png)"]
     return "\n".join(lines)
 
 
@@ -100,8 +111,24 @@ def tracking_section() -> str:
     return "\n".join(lines)
 
 
+def rec_heads_section() -> str:
+    data = _load("rec_heads")
+    if not data:
+        return "_not measured yet: `python benchmarks/rec_heads.py`_"
+    names = {"conv": "dilated 1-D conv (shipped)", "bilstm": "BiLSTM {h} (unrolled)",
+             "bigru": "BiGRU {h} (unrolled)", "bilstm-fused": "BiLSTM {h} (fused LSTM op)"}
+    lines = [f"Measured {data['date']} with `{data['command'].strip()}` on {cpu_name()} (float "
+             f"TFLite, {data['threads']} threads, same convolutional body).", "",
+             "| head | parameters | size | ms batch 1 / 8 / 16 |", "|---|---|---|---|"]
+    for r in data["rows"]:
+        lines.append(f"| {names[r['head']].format(h=r['hidden'])} | {r['params'] // 1000} k | "
+                     f"{r['size_mb']:.1f} MB | {r['ms_batch1']:.2f} / {r['ms_batch8']:.1f} / "
+                     f"{r['ms_batch16']:.1f} |")
+    return "\n".join(lines)
+
+
 SECTIONS = {"speed": speed_section, "accuracy": accuracy_section, "peers": peers_section,
-            "tracking": tracking_section}
+            "tracking": tracking_section, "rec_heads": rec_heads_section}
 
 
 def render(readme: str) -> str:
@@ -116,9 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", action="store_true", help="run every benchmark first")
     args = p.parse_args(argv)
     if args.run:
-        from benchmarks import accuracy, peers, speed, video_tracking
+        from benchmarks import accuracy, peers, rec_heads, speed, video_tracking
 
         speed.main([])
+        rec_heads.main([])
         accuracy.main([])
         video_tracking.main([])
         peers.main([])

@@ -50,3 +50,26 @@ def test_detector_float_matches_keras(tmp_path):
     got = sorted(engine.run(x), key=lambda o: -o.shape[1])
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, atol=1e-3, rtol=1e-3)
+
+
+def test_bilstm_exports_as_fused_op_and_runs_any_batch(tmp_path):
+    import keras
+
+    from engocr.export.fused_rnn import convert_fused
+    from engocr.export.tflite import write_model
+    from engocr.models.crnn import CRNNConfig, build_crnn
+    from engocr.realtime.engine import TFLiteEngine
+
+    keras.utils.set_random_seed(3)
+    config = CRNNConfig(**{**TINY_REC, "head": "bilstm"})
+    model = build_crnn(config)
+    path = write_model(convert_fused(model, config, batch=4), tmp_path / "fused.tflite")
+    engine = TFLiteEngine(path, threads=1)
+    ops = {op["op_name"] for op in engine.interpreter._get_ops_details()}
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops and "WHILE" not in ops
+    assert engine.fixed_batch == 4
+    x = np.random.default_rng(4).uniform(0, 255, (7, 32, 64, 1)).astype(np.float32)
+    want = model(x, training=False).numpy()
+    for n in (4, 4, 1, 7):  # exact twice (no state kept), padded, split + padded
+        got = engine.run(x[:n])[0]
+        np.testing.assert_allclose(got, want[:n], atol=1e-4, rtol=1e-4)

@@ -2,6 +2,9 @@
 TFLite exports read them back), runs resume at the step they stopped, the YOLO loss is finite
 and falls, and target encoding round-trips through the runtime's decoder."""
 
+import json
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
@@ -92,6 +95,31 @@ def test_rec_training_resumes_at_the_step_it_stopped(tmp_path):
     assert (state.step, state.phase) == (7, 2)
     assert RunState.load(run / "state.json").step == 7
     assert (run / "last.weights.h5").exists()
+
+
+def test_det_training_resumes_at_the_step_it_stopped(tmp_path):
+    from engocr.models.yolo_mobilenet import DetectorConfig
+    from engocr.train.det import DetTrainer
+
+    config = DetectorConfig(**TINY_DET)
+    first, second = Phase("a", 3, 1e-3), Phase("b", 2, 5e-4, freeze_lower=True)
+    run, none = tmp_path / "run", tmp_path / "none"
+    a = DetTrainer(run, config, [first], batch=2, data=none, eval_every=1000)
+    state = a.train()
+    assert (state.step, state.phase) == (3, 1)
+    saved = a.model.get_weights()
+    # The run keeps its saved config (anchors) and recipe: the second phase is added by
+    # editing recipe.json, as between sessions.
+    recipe = json.loads((run / "recipe.json").read_text())
+    (run / "recipe.json").write_text(json.dumps(recipe + [asdict(second)]))
+    b = DetTrainer(run, config, [first], batch=2, data=none, eval_every=1000)
+    assert b.state.step == 3 and b.state.synth_index == 6 and len(b.recipe) == 2
+    assert b.config.anchors == a.config.anchors
+    for got, want in zip(b.model.get_weights(), saved):
+        np.testing.assert_array_equal(got, want)
+    state = b.train()
+    assert (state.step, state.phase) == (5, 2)
+    assert (run / "last.weights.h5").exists() and (run / "ckpt").is_dir()
 
 
 def test_yolo_loss_finite_and_falls():

@@ -56,9 +56,16 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
     held_images, held_texts = rec_data.to_arrays(rec_data.load_crops("ic15_val", data), h, w)
     reference = evaluate(model, held_images, held_texts)["word_acc"]
     variants = {}
+    if config.head == "bilstm":  # the fused LSTM op too, at the batch it is timed at
+        quantizations = (*quantizations, "fused-float32")
     for q in quantizations:
-        path = write_model(convert(model, q, representative_from(rep)),
-                           work / f"recognizer-{q}.tflite")
+        if q == "fused-float32":
+            from engocr.export.fused_rnn import convert_fused
+
+            data = convert_fused(model, config, batch=16)
+        else:
+            data = convert(model, q, representative_from(rep))
+        path = write_model(data, work / f"recognizer-{q}.tflite")
         recognizer_card(config, q).save(path.with_suffix(".json"))
         acc = recognition_scores(read_crops_tflite(tflite_recognizer(path, threads),
                                                    held_images), held_texts)["word_acc"]
@@ -75,14 +82,17 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
 def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATIONS,
                     budget: float = 1.0, data: Path | None = None, threads: int = 2,
                     weights: str = "best") -> dict:
-    import tensorflow as tf
-
-    from engocr.geometry import box_to_quad
+    from engocr.charts import pr_curves
     from engocr.train import det_data
     from engocr.train.data.synth import SynthScenes
-    from engocr.train.det import detect_keras, load_model
-    from engocr.train.evaluate import evaluate_detector_tflite, ic15_val_scenes
-    from engocr.train.metrics import detection_scores
+    from engocr.train.det import load_model
+    from engocr.train.evaluate import (
+        best_threshold,
+        detection_curve,
+        ic15_val_scenes,
+        keras_detector,
+        tflite_detector,
+    )
 
     model, config = load_model(run, weights)
     size = (config.width, config.height)
@@ -91,30 +101,28 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     gen = SynthScenes(seed=778, size=det_data.SYNTH_FRAME)
     rep = np.stack([det_data.scene_to_input(s, size, None)[0]
                     for s in train_scenes + [gen[i] for i in range(150)]])
-    fn = tf.function(lambda x: model(x, training=False))
-    thresholds = (0.2, 0.3, 0.4, 0.5)
-    found = detect_keras(model, config, [s.load() for s in scenes], min(thresholds), fn)
-    gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
-    keras_scores = {t: detection_scores([[(box_to_quad(b), None) for b, sc in zip(bx, scs)
-                                          if sc >= t] for bx, scs in found], gts)["hmean"]
-                    for t in thresholds}
-    best_t = max(keras_scores, key=keras_scores.get)
-    reference = keras_scores[best_t]
-    variants = {}
+    # The score threshold is chosen on validation, on the Keras model, and shipped in the card.
+    keras_curve = detection_curve(keras_detector(run, weights), scenes)
+    best_t = best_threshold(keras_curve)
+    reference = keras_curve[best_t]["hmean"]
+    print(f"detector keras: H {reference:.4f} at threshold {best_t}")
+    variants, curves = {}, {"keras": keras_curve}
     for q in quantizations:
         path = write_model(convert(model, q, representative_from(rep)),
                            work / f"detector-{q}.tflite")
         detector_card(config, q, score_threshold=best_t).save(path.with_suffix(".json"))
-        scores = evaluate_detector_tflite(path, scenes, (best_t,), threads)[best_t]
+        curves[q] = detection_curve(tflite_detector(path, threads), scenes)
+        scores = curves[q][best_t]
         variants[q] = {"hmean_ic15_val": scores["hmean"], "precision": scores["precision"],
                        "recall": scores["recall"], "latency_ms": measure_latency(
                            path, (1, config.height, config.width, 3), threads),
                        "size_mb": path.stat().st_size / 2**20}
         print(f"detector {q}: {json.dumps(variants[q])}")
+    print(f"wrote {pr_curves(curves, work / 'detector-pr.png')}")
     chosen = _pick(variants, budget, "hmean_ic15_val", reference)
     card = detector_card(config, chosen, score_threshold=best_t, training_data=TRAINING_DATA,
                          metrics={"keras_hmean_ic15_val": reference,
-                                  "keras_hmean_by_threshold": keras_scores,
+                                  "keras_pr_by_threshold": keras_curve,
                                   "variants": variants},
                          latency_ms={"frame_2threads": variants[chosen]["latency_ms"]})
     return _ship(work / f"detector-{chosen}.tflite", out, card)

@@ -4,7 +4,9 @@ Path: `tf.lite.TFLiteConverter.from_keras_model` on the Keras 3 model. It conver
 MobileNet detector and the convolutional CRNN cleanly and keeps the batch dimension
 resizable; `from_concrete_functions` gave weightless models with Keras 3, and
 `model.export(format="litert")` added Flex ops the runtime cannot run (notes/stack.md).
-Recurrent heads are exported from an unrolled copy at a fixed width (same weights).
+Recurrent heads are exported from an unrolled copy at a fixed width (same weights), and the
+BiLSTM also as TFLite's fused LSTM op through a tf_keras twin at a fixed batch
+(`engocr.export.fused_rnn`); the export times both and ships the faster.
 Inputs and outputs stay float32 in every variant: the (de)quantise ops at the edges cost
 little and keep one calling convention for the runtime.
 """

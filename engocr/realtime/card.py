@@ -22,7 +22,7 @@ class ModelCard:
     input_height: int
     input_channels: int
     input_range: tuple[float, float] = (0.0, 255.0)
-    quantization: str = "float32"  # float32 | dynamic | int8
+    quantization: str = "float32"  # float32 | dynamic | int8 | fused-float32 (fixed batch)
     # detector
     strides: list[int] = field(default_factory=list)
     anchors: list = field(default_factory=list)  # (scales, anchors, 2) in input pixels

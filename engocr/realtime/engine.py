@@ -39,6 +39,12 @@ class TFLiteEngine:
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path}: cannot load model ({exc})") from None
         self._refresh()
+        # Models converted at a fixed batch (the fused-LSTM recognizer) cannot be resized:
+        # run() pads or splits to that batch instead. Their LSTM ops keep the last state in
+        # variable tensors, which must be reset before each batch or one batch leaks into
+        # the next.
+        signature = self.input.get("shape_signature", self.input["shape"])
+        self.fixed_batch = int(signature[0]) if len(signature) and signature[0] > 0 else None
 
     def _refresh(self) -> None:
         self.input = self.interpreter.get_input_details()[0]
@@ -68,6 +74,8 @@ class TFLiteEngine:
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
         """Invoke on a float32 batch; returns float32 outputs (dequantised where needed)."""
+        if self.fixed_batch and x.shape[0] != self.fixed_batch:
+            return self._run_fixed(x)
         if x.shape[0] != self.input_shape[0]:
             self.resize_batch(x.shape[0])
         detail = self.input
@@ -77,6 +85,8 @@ class TFLiteEngine:
             x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
         else:
             x = x.astype(np.float32, copy=False)
+        if self.fixed_batch:
+            self.interpreter.reset_all_variables()
         self.interpreter.set_tensor(detail["index"], x)
         self.interpreter.invoke()
         outs = []
@@ -87,3 +97,15 @@ class TFLiteEngine:
                 y = (y.astype(np.float32) - zero) * scale
             outs.append(y)
         return outs
+
+    def _run_fixed(self, x: np.ndarray) -> list[np.ndarray]:
+        """Any batch through a fixed-batch model: zero-padded chunks, padding dropped."""
+        n, b = x.shape[0], self.fixed_batch
+        parts: list[list[np.ndarray]] = []
+        for start in range(0, n, b):
+            chunk = x[start:start + b]
+            if len(chunk) < b:
+                chunk = np.concatenate([chunk, np.zeros((b - len(chunk), *x.shape[1:]),
+                                                        x.dtype)])
+            parts.append([o[:min(b, n - start)] for o in self.run(chunk)])
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(self.outputs))]

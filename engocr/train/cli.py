@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from engocr.errors import InputError
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register the training-side sub-commands on the main `engocr` parser."""
@@ -53,6 +55,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     erec.add_argument("--data", type=Path, default=None)
     erec.add_argument("--limit", type=int, default=None, help="first N crops of each set")
     erec.set_defaults(func=_eval_rec)
+    edet = esub.add_parser("det", help="P/R/H of the detector on ic15 validation (ICDAR 2015)")
+    edet.add_argument("--run", type=Path, help="a training run (Keras weights)")
+    edet.add_argument("--weights", choices=["best", "last"], default="best")
+    edet.add_argument("--model", type=Path,
+                      help="a .tflite detector (default: the shipped one, unless --run is given)")
+    edet.add_argument("--data", type=Path, default=None)
+    edet.add_argument("--limit", type=int, default=None, help="first N validation images")
+    edet.add_argument("--plot", type=Path, default=None,
+                      help="write the precision-recall curve(s) to this PNG")
+    edet.set_defaults(func=_eval_det)
 
 
 def add_export_parser(sub: argparse._SubParsersAction) -> None:
@@ -141,4 +153,46 @@ def _eval_rec(args: argparse.Namespace) -> int:
     for name, scores in results.items():
         print(f"{name:12s} word_acc {scores['word_acc']:.4f}  exact_acc {scores['exact_acc']:.4f}"
               f"  cer {scores['cer']:.4f}  n {scores['n']}")
+    return 0
+
+
+def _eval_det(args: argparse.Namespace) -> int:
+    from engocr.train.evaluate import (
+        axis_aligned_ceiling,
+        best_threshold,
+        detection_curve,
+        ic15_val_scenes,
+        keras_detector,
+        tflite_detector,
+    )
+
+    try:
+        scenes = ic15_val_scenes(args.data, args.limit)
+    except FileNotFoundError as exc:
+        raise InputError(f"ic15 validation images not found: {exc}") from None
+    detectors = {}
+    if args.run is not None:
+        detectors[f"keras {args.run.name}"] = keras_detector(args.run, args.weights)
+    if args.model is not None or args.run is None:
+        from engocr.realtime.reader import DEFAULT_DETECTOR
+
+        model = args.model or DEFAULT_DETECTOR
+        detectors[f"tflite {model.name}"] = tflite_detector(model)
+    curves = {}
+    for name, detect in detectors.items():
+        curves[name] = curve = detection_curve(detect, scenes)
+        print(f"{name}: ic15 val ({len(scenes)} images)")
+        print("  threshold  precision  recall  hmean")
+        for t in sorted(curve):
+            print(f"  {t:9.2f}  {curve[t]['precision']:9.4f}  {curve[t]['recall']:6.4f}"
+                  f"  {curve[t]['hmean']:.4f}")
+        best = best_threshold(curve)
+        print(f"  best: threshold {best:.2f}  H {curve[best]['hmean']:.4f}")
+    ceiling = axis_aligned_ceiling(scenes)
+    print(f"axis-aligned ceiling (every readable word's bounding box): "
+          f"P {ceiling['precision']:.4f}  R {ceiling['recall']:.4f}  H {ceiling['hmean']:.4f}")
+    if args.plot is not None:
+        from engocr.charts import pr_curves
+
+        print(f"wrote {pr_curves(curves, args.plot)}")
     return 0

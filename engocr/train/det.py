@@ -14,7 +14,6 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import tensorflow as tf  # noqa: E402
 
-from engocr.geometry import box_to_quad  # noqa: E402
 from engocr.models.yolo_mobilenet import (  # noqa: E402
     DetectorConfig,
     build_detector,
@@ -27,7 +26,6 @@ from engocr.train.data.importers import ic15_split, load_scene_json  # noqa: E40
 from engocr.train.data.paths import data_root  # noqa: E402
 from engocr.train.det_targets import encode_targets, kmeans_anchors  # noqa: E402
 from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
-from engocr.train.metrics import detection_scores  # noqa: E402
 
 DEFAULT_RECIPE = [
     Phase("pretrain", steps=5000, lr=1e-3, real_fraction=0.0, patience=5),
@@ -36,6 +34,7 @@ DEFAULT_RECIPE = [
     Phase("finetune_all", steps=4000, lr=2e-4, real_fraction=0.5, patience=6),
 ]
 MAX_BOXES = 100
+EVAL_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 
 def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float = 2.0):
@@ -102,7 +101,7 @@ def compute_anchors(config: DetectorConfig, data: str | None, n_synth: int = 200
         for scene in ic15_split(load_scene_json(folder), "train")[:300]:
             _, boxes, _ = det_data.scene_to_input(scene, size, rng, config.width)
             wh.append(boxes[:, 2:] - boxes[:, :2])
-            scene.image = None
+            scene.release()
     gen = SynthScenes(seed=123, size=det_data.SYNTH_FRAME)
     for i in range(n_synth):
         _, boxes, _ = det_data.scene_to_input(gen[i], size, rng, config.width)
@@ -157,7 +156,7 @@ class DetTrainer(PhasedTrainer):
                  eval_every: int = 500, workers: int = 1) -> None:
         self.run_dir = run_dir
         self.data = data
-        config = start_run(run_dir, config, recipe,
+        config, recipe = start_run(run_dir, config, recipe,
                            lambda c: replace(c, anchors=compute_anchors(c, data)))
         self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
         self.eval_every, self.workers = eval_every, workers
@@ -197,7 +196,7 @@ class DetTrainer(PhasedTrainer):
             scene = self.real[int(i)]
             samples.append(det_data.scene_to_input(scene, self.size, self.rng,
                                                    self.config.width))
-            scene.image = None
+            scene.release()
         images = np.stack([s[0] for s in samples]).astype(np.float32)
         anchors = np.array(self.config.anchors, np.float32)
         grids = [encode_targets(s[1], anchors, self.config.strides, self.size) for s in samples]
@@ -224,21 +223,23 @@ class DetTrainer(PhasedTrainer):
         return train_step
 
     def evaluate(self) -> dict:
+        """P/R/H on ic15 validation and synthetic validation, each at its best score threshold
+        (a fixed threshold would favour checkpoints whose scores happen to sit near it)."""
+        from engocr.train.evaluate import best_threshold, detection_curve
+
         phase = self.recipe[min(self.state.phase, len(self.recipe) - 1)]
         recalibrate_batchnorm(self.model, (self.next_batch(phase)[0] for _ in range(30)))
         self.eval_model.set_weights(self.model.get_weights())
         fn = tf.function(lambda x: self.eval_model(x, training=False))
+
+        def detect(image):
+            return detect_keras(self.eval_model, self.config, [image], EVAL_THRESHOLDS[0], fn)[0]
+
         scores = {}
         for name, scenes in (("ic15_val", self.val), ("synth_val", self.synth_val)):
-            if not scenes:
-                continue
-            images = [s.load() for s in scenes]
-            found = detect_keras(self.eval_model, self.config, images, 0.3, fn)
-            preds = [[(box_to_quad(b), None) for b in boxes] for boxes, _ in found]
-            gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
-            s = detection_scores(preds, gts)
-            scores.update({f"{name}_{k}": v for k, v in s.items() if not k.startswith("e2e")})
-            if name == "ic15_val":
-                for sc in scenes:
-                    sc.image = None
+            if scenes:
+                curve = detection_curve(detect, scenes, EVAL_THRESHOLDS)
+                best = best_threshold(curve)
+                scores.update({f"{name}_{k}": v for k, v in curve[best].items()})
+                scores[f"{name}_threshold"] = best
         return scores

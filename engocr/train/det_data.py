@@ -3,7 +3,6 @@ the model input, with word boxes in input pixels (ignore regions kept apart)."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections.abc import Iterator
 
 import cv2
@@ -11,7 +10,7 @@ import numpy as np
 
 from engocr.preprocess import letterbox
 from engocr.train.data.records import SceneSample
-from engocr.train.loop import worker_init
+from engocr.train.workers import rendered_stream
 
 
 def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Generator | None,
@@ -90,12 +89,5 @@ def _render(args: tuple[int, int, int, int]):
 def synth_scene_stream(seed: int, start: int, size: tuple[int, int], frame_width: int,
                        workers: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Endless synthetic detector samples rendered in worker processes."""
-    pool = mp.get_context("fork").Pool(workers, initializer=worker_init)
-    index = start
-    try:
-        while True:
-            chunk = [(seed, i, size[0], size[1], frame_width) for i in range(index, index + 128)]
-            yield from pool.imap(_render, chunk, chunksize=8)
-            index += 128
-    finally:
-        pool.terminate()
+    return rendered_stream(_render, lambda i: (seed, i, size[0], size[1], frame_width), start,
+                           workers)

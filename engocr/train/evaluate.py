@@ -12,7 +12,7 @@ from engocr.realtime.kernels import ctc_greedy_decode
 from engocr.train import rec_data
 from engocr.train.data.importers import ic15_split, load_scene_json
 from engocr.train.data.paths import data_root
-from engocr.train.metrics import detection_scores, recognition_scores
+from engocr.train.metrics import detection_sweep, recognition_scores
 
 
 def tflite_recognizer(path: Path, threads: int | None = None):
@@ -67,28 +67,64 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
     return results
 
 
-def ic15_val_scenes(data: Path | None = None):
+DEFAULT_THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.05, 0.96, 0.05))
+
+
+def ic15_val_scenes(data: Path | None = None, limit: int | None = None):
     folder = data_root(data) / "ic15_train"
-    return ic15_split(load_scene_json(folder), "val")
+    scenes = ic15_split(load_scene_json(folder), "val")
+    return scenes[:limit] if limit else scenes
 
 
-def evaluate_detector_tflite(path: Path, scenes, thresholds=(0.2, 0.3, 0.4, 0.5),
-                             threads: int | None = None) -> dict:
-    """Detection P/R/H per score threshold of a TFLite detector on scenes."""
+def keras_detector(run: Path, weights: str = "best", threshold: float = 0.05):
+    """`detect(image) -> (boxes, scores)` through a training run's Keras weights."""
+    import tensorflow as tf
+
+    from engocr.train.det import detect_keras, load_model
+
+    model, config = load_model(run, weights)
+    fn = tf.function(lambda x: model(x, training=False))
+    return lambda image: detect_keras(model, config, [image], threshold, fn)[0]
+
+
+def tflite_detector(path: Path, threads: int | None = None, threshold: float = 0.05):
+    """`detect(image) -> (boxes, scores)` through an exported detector, as the runtime runs
+    it (its own letterbox, numba decode and NMS)."""
     from engocr.realtime.detector import TextDetector
     from engocr.realtime.reader import load_model
 
     engine, card = load_model(path, threads)
-    detector = TextDetector(engine, card, score_threshold=min(thresholds))
-    found = []
+    return TextDetector(engine, card, score_threshold=threshold)
+
+
+def detection_curve(detect, scenes, thresholds=DEFAULT_THRESHOLDS) -> dict[float, dict]:
+    """P/R/H at each score threshold: the detector runs once per scene at the lowest one."""
+    boxes, scores = [], []
     for scene in scenes:
-        found.append(detector(scene.load()))
-        scene.image = None
+        found_boxes, found_scores = detect(scene.load())
+        boxes.append([box_to_quad(b) for b in found_boxes])
+        scores.append(list(found_scores))
+        scene.release()
     gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
-    out = {}
-    for t in thresholds:
-        preds = [[(box_to_quad(b), None) for b, s in zip(boxes, scores) if s >= t]
-                 for boxes, scores in found]
-        out[t] = {k: v for k, v in detection_scores(preds, gts).items()
-                  if not k.startswith("e2e")}
-    return out
+    return detection_sweep(boxes, scores, gts, thresholds)
+
+
+def best_threshold(curve: dict[float, dict]) -> float:
+    """The threshold of the highest H-mean (the lower one on a tie: more recall)."""
+    return max(sorted(curve), key=lambda t: curve[t]["hmean"])
+
+
+def axis_aligned_ceiling(scenes) -> dict:
+    """P/R/H that a perfect axis-aligned detector would score: each readable word's bounding
+    box, scored against its own quad. Tilted and perspective words whose box overlaps the quad
+    by IoU <= 0.5 are lost to the box shape, not to training."""
+    preds, gts = [], []
+    for scene in scenes:
+        boxes = []
+        for word in scene.words:
+            if not word.ignore:
+                quad = np.asarray(word.quad, np.float32)
+                boxes.append(box_to_quad(np.concatenate([quad.min(0), quad.max(0)])))
+        preds.append(boxes)
+        gts.append([(w.quad, w.text, w.ignore) for w in scene.words])
+    return detection_sweep(preds, [[1.0] * len(b) for b in preds], gts, (0.5,))[0.5]

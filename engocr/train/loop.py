@@ -60,16 +60,20 @@ def read_config(run_dir: Path, cls):
 
 
 def start_run(run_dir: Path, config, recipe: list[Phase], fill=None):
-    """The config a run trains with: the saved one when the run exists (a resumed run keeps
-    the architecture it started with); else `fill(config)` (e.g. anchors), saved with the
-    recipe."""
+    """The config and recipe a run trains with: the saved ones when the run exists (a resumed
+    run keeps the architecture it started with, and its `recipe.json` may be edited between
+    sessions to lengthen or shorten a phase); else `fill(config)` (e.g. anchors) and `recipe`,
+    both saved."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    recipe_path = run_dir / "recipe.json"
     if (run_dir / "config.json").exists():
-        return read_config(run_dir, type(config))
+        if recipe_path.exists():
+            recipe = [Phase(**p) for p in json.loads(recipe_path.read_text())]
+        return read_config(run_dir, type(config)), recipe
     config = fill(config) if fill else config
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
-    (run_dir / "recipe.json").write_text(json.dumps([asdict(p) for p in recipe], indent=1))
-    return config
+    recipe_path.write_text(json.dumps([asdict(p) for p in recipe], indent=1))
+    return config, recipe
 
 
 def phase_lr(phase: Phase, step_in_phase: int, warmup: int = 200) -> float:
@@ -111,13 +115,6 @@ class StopFlag:
     def restore(self) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
-
-
-def worker_init() -> None:
-    """Rendering workers die on SIGTERM (the default) and leave Ctrl-C to their parent; without
-    this they inherit the trainer's StopFlag handler and `Pool.terminate()` waits forever."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Timer:

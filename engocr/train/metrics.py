@@ -38,27 +38,41 @@ def _inside_fraction(pred, region) -> float:
     return float(inter / area) if area > 0 else 0.0
 
 
+class ImageMatcher:
+    """ICDAR 2015 matching for one image, with the expensive part (polygon overlaps) done once
+    so that a whole sweep of score thresholds costs one pass: predictions more than half
+    inside an unreadable region are dropped; the rest match readable words one-to-one, best
+    IoU first."""
+
+    def __init__(self, pred_quads: list, gt_quads: list, gt_ignore: list[bool],
+                 iou_threshold: float = 0.5) -> None:
+        self.readable = [i for i, ig in enumerate(gt_ignore) if not ig]
+        dontcare = [gt_quads[i] for i, ig in enumerate(gt_ignore) if ig]
+        self.counted = [p for p in range(len(pred_quads))
+                        if not any(_inside_fraction(pred_quads[p], r) > 0.5 for r in dontcare)]
+        pairs = ((polygon_iou(pred_quads[p], gt_quads[g]), p, g)
+                 for p in self.counted for g in self.readable)
+        self.pairs = sorted((t for t in pairs if t[0] > iou_threshold), reverse=True)
+
+    def match(self, keep=None) -> tuple[list[tuple[int, int]], int, int]:
+        """(matched (pred, gt) pairs, counted predictions, readable words), using only the
+        predictions in `keep` (all when None)."""
+        used_p, used_g, matches = set(), set(), []
+        for _, p, g in self.pairs:
+            if p in used_p or g in used_g or (keep is not None and p not in keep):
+                continue
+            used_p.add(p)
+            used_g.add(g)
+            matches.append((p, g))
+        counted = len(self.counted) if keep is None else sum(p in keep for p in self.counted)
+        return matches, counted, len(self.readable)
+
+
 def match_words(pred_quads: list, gt_quads: list, gt_ignore: list[bool],
                 iou_threshold: float = 0.5) -> tuple[list[tuple[int, int]], int, int]:
-    """ICDAR 2015 matching for one image: predictions more than half inside an unreadable
-    region are dropped; the rest match readable words one-to-one, best IoU first.
+    """ICDAR 2015 matching for one image (see `ImageMatcher`).
     Returns (matched (pred, gt) pairs, number of counted predictions, number of readable gts)."""
-    readable = [i for i, ig in enumerate(gt_ignore) if not ig]
-    dontcare = [gt_quads[i] for i, ig in enumerate(gt_ignore) if ig]
-    counted = [p for p in range(len(pred_quads))
-               if not any(_inside_fraction(pred_quads[p], r) > 0.5 for r in dontcare)]
-    pairs = sorted(((polygon_iou(pred_quads[p], gt_quads[g]), p, g)
-                    for p in counted for g in readable), reverse=True)
-    used_p, used_g, matches = set(), set(), []
-    for iou, p, g in pairs:
-        if iou <= iou_threshold:
-            break
-        if p in used_p or g in used_g:
-            continue
-        used_p.add(p)
-        used_g.add(g)
-        matches.append((p, g))
-    return matches, len(counted), len(readable)
+    return ImageMatcher(pred_quads, gt_quads, gt_ignore, iou_threshold).match()
 
 
 def _prf(hits: int, n_pred: int, n_gt: int) -> dict:
@@ -90,3 +104,21 @@ def detection_scores(predictions: list[list], ground_truth: list[list]) -> dict:
     scores = _prf(hits, n_pred, n_gt)
     scores.update({f"e2e_{k}": v for k, v in _prf(e2e_hits, n_pred, n_gt).items()})
     return scores
+
+
+def detection_sweep(predictions: list[list], scores: list, ground_truth: list[list],
+                    thresholds) -> dict[float, dict]:
+    """Detection precision, recall and H-mean at every score threshold, from one set of
+    predictions found at the lowest threshold: `predictions[i]` is a list of quads,
+    `scores[i]` their scores, `ground_truth[i]` a list of (quad, text, ignore)."""
+    matchers = [ImageMatcher(preds, [g[0] for g in gts], [g[2] for g in gts])
+                for preds, gts in zip(predictions, ground_truth)]
+    out = {}
+    for t in thresholds:
+        hits = n_pred = n_gt = 0
+        for matcher, image_scores in zip(matchers, scores):
+            keep = {i for i, s in enumerate(image_scores) if s >= t}
+            matches, counted, readable = matcher.match(keep)
+            hits, n_pred, n_gt = hits + len(matches), n_pred + counted, n_gt + readable
+        out[float(t)] = _prf(hits, n_pred, n_gt)
+    return out

@@ -61,7 +61,7 @@ class RecTrainer(PhasedTrainer):
                  seed: int = 1, data: str | None = None, eval_every: int = 500,
                  workers: int = 1) -> None:
         self.run_dir = run_dir
-        config = start_run(run_dir, config, recipe)
+        config, recipe = start_run(run_dir, config, recipe)
         self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
         self.eval_every = eval_every
         self.data = data

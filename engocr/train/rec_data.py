@@ -3,7 +3,6 @@ synthetic crop stream, and batching into model inputs + CTC labels."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from engocr.preprocess import crop_to_input
 from engocr.train.data.importers import ic15_split, load_crop_folder, load_scene_json
 from engocr.train.data.paths import data_root
 from engocr.train.data.records import CropSample
-from engocr.train.loop import worker_init
+from engocr.train.workers import rendered_stream
 
 CROP_SETS = {"iiit5k_train", "iiit5k_test", "svt_train", "svt_test"}
 
@@ -32,7 +31,7 @@ def ic15_crops(root: Path, part: str) -> list[CropSample]:
             image = scene.load() if image is None else image
             samples.append(CropSample(text=text, image=rectify_quad(image, word.quad, pad=0.1),
                                       name=f"{scene.name}#{k}"))
-        scene.image = None
+        scene.release()
     return samples
 
 
@@ -91,18 +90,14 @@ def synth_stream(seed: int, start: int, height: int, width: int, time_steps: int
                  workers: int = 1) -> Iterator[tuple[np.ndarray, str]]:
     """Endless synthetic crops from index `start` on, rendered in worker processes so that
     rendering overlaps training; infeasible labels are skipped."""
-    ctx = mp.get_context("fork")
-    pool = ctx.Pool(workers, initializer=worker_init)
-    index = start
+    crops = rendered_stream(_render, lambda i: (seed, i, height, width), start, workers,
+                            chunk=512)
     try:
-        while True:
-            chunk = [(seed, i, height, width) for i in range(index, index + 512)]
-            for image, text in pool.imap(_render, chunk, chunksize=32):
-                if ctc_feasible(text, time_steps):
-                    yield image, text
-            index += 512
+        for image, text in crops:
+            if ctc_feasible(text, time_steps):
+                yield image, text
     finally:
-        pool.terminate()
+        crops.close()  # stops the workers now, not when garbage-collected
 
 
 def augment_real(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

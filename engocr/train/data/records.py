@@ -44,6 +44,11 @@ class SceneSample:
             self.image = read_image(self.path)
         return self.image
 
+    def release(self) -> None:
+        """Free the image if it can be read again (a rendered scene keeps its pixels)."""
+        if self.path is not None:
+            self.image = None
+
 
 @dataclass
 class CropSample:

@@ -1,0 +1,105 @@
+"""`engocr eval rec|det` on small fixtures with known answers, and the threshold sweep that the
+detector's evaluation and export share."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from engocr.charset import edit_distance
+from engocr.cli import main
+from engocr.geometry import box_to_quad
+from engocr.train.metrics import detection_scores, detection_sweep
+
+WORDS = ["EXIT", "Open", "Cafe", "SALE", "Tea", "Bus", "Park", "Stop"]
+
+
+def _render(word: str) -> np.ndarray:
+    image = np.full((48, 40 + 30 * len(word), 3), 255, np.uint8)
+    cv2.putText(image, word, (10, 36), cv2.FONT_HERSHEY_DUPLEX, 1.2, (0, 0, 0), 2, cv2.LINE_AA)
+    return image
+
+
+def test_sweep_equals_scoring_each_threshold_alone():
+    rng = np.random.default_rng(5)
+    preds, scores, gts = [], [], []
+    for _ in range(6):
+        xy = rng.uniform(0, 300, (8, 2))
+        gt_boxes = np.concatenate([xy, xy + rng.uniform(20, 80, (8, 2))], 1)
+        gts.append([(box_to_quad(b), "w", bool(i == 0)) for i, b in enumerate(gt_boxes)])
+        jitter = gt_boxes[:6] + rng.normal(0, 6, (6, 4))
+        boxes = np.concatenate([jitter, jitter[:2] + 3, rng.uniform(0, 300, (3, 4))])
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 5)
+        preds.append([box_to_quad(b) for b in boxes])
+        scores.append(list(rng.uniform(0, 1, len(boxes))))
+    thresholds = (0.1, 0.3, 0.5, 0.7, 0.9)
+    sweep = detection_sweep(preds, scores, gts, thresholds)
+    for t in thresholds:
+        alone = detection_scores([[(q, None) for q, s in zip(p, sc) if s >= t]
+                                  for p, sc in zip(preds, scores)], gts)
+        for key in ("precision", "recall", "hmean"):
+            assert sweep[t][key] == pytest.approx(alone[key])
+
+
+def test_eval_rec_fixture_gives_expected_numbers(tmp_path, capsys):
+    """Labels are the shipped model's own readings, some altered in a known way, so that word
+    accuracy, exact accuracy and CER are known before the command runs."""
+    from engocr.realtime.reader import DEFAULT_RECOGNIZER
+    from engocr.train.evaluate import tflite_recognizer
+
+    folder = tmp_path / "iiit5k_test" / "crops"
+    folder.mkdir(parents=True)
+    crops = [_render(w) for w in WORDS]
+    recognizer = tflite_recognizer(DEFAULT_RECOGNIZER, threads=1)
+    readings = recognizer(crops)[0]
+    assert all(any(c.isalpha() for c in r) for r in readings), readings
+    labels = {}
+    for i, (crop, read) in enumerate(zip(crops, readings)):
+        cv2.imwrite(str(folder / f"{i}.png"), crop)
+        # 0-3 as read; 4-5 case swapped (a protocol hit, an exact miss); 6-7 a wrong word.
+        labels[f"{i}.png"] = read if i < 4 else read.swapcase() if i < 6 else read + "Q7"
+    (folder.parent / "labels.json").write_text(json.dumps(labels))
+    truths = [labels[f"{i}.png"] for i in range(len(WORDS))]
+    cer = sum(edit_distance(r, t) for r, t in zip(readings, truths)) / sum(map(len, truths))
+
+    assert main(["eval", "rec", "--data", str(tmp_path), "--sets", "iiit5k_test"]) == 0
+    fields = capsys.readouterr().out.split()
+    got = dict(zip(fields[1::2], fields[2::2]))
+    assert float(got["word_acc"]) == pytest.approx(6 / 8, abs=1e-4)
+    assert float(got["exact_acc"]) == pytest.approx(4 / 8, abs=1e-4)
+    assert float(got["cer"]) == pytest.approx(cer, abs=1e-4)
+    assert int(got["n"]) == 8
+
+
+def test_eval_det_fixture_curve_ceiling_and_plot(tiny_models, tmp_path, capsys):
+    folder = tmp_path / "ic15_train"
+    (folder / "images").mkdir(parents=True)
+    entries = []
+    for n in (900, 901, 902):  # 900 is a training image: not evaluated
+        cv2.imwrite(str(folder / "images" / f"img_{n}.jpg"), np.full((240, 320, 3), 200,
+                                                                     np.uint8))
+        level = [[20, 20], [120, 20], [120, 50], [20, 50]]
+        tilted = [[150, 150], [250, 50], [262, 62], [162, 162]]  # 45 degrees, thin
+        entries.append({"image": f"img_{n}.jpg", "width": 320, "height": 240, "words": [
+            {"quad": level, "text": "EXIT", "ignore": False},
+            {"quad": tilted, "text": "SALE", "ignore": False},
+            {"quad": [[10, 200], [60, 200], [60, 230], [10, 230]], "text": "###",
+             "ignore": True}]})
+    (folder / "gt.json").write_text(json.dumps(entries))
+    plot = tmp_path / "pr.png"
+    code = main(["eval", "det", "--data", str(tmp_path), "--model", str(tiny_models["det"]),
+                 "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert code == 0 and "ic15 val (2 images)" in out
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1] == "0"]
+    assert len(rows) == 19 and all(0 <= float(v) <= 1 for row in rows for v in row[1:])
+    # The level word's box is the word; the tilted word's box overlaps its quad by IoU < 0.5.
+    assert "axis-aligned ceiling" in out and "P 0.5000  R 0.5000  H 0.5000" in out
+    assert cv2.imread(str(plot)).shape == (420, 640, 3)
+
+
+def test_eval_det_without_data_is_one_line(tmp_path, capsys):
+    code = main(["eval", "det", "--data", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "ic15 validation images not found" in err[0]
