@@ -86,9 +86,12 @@ def test_rec_training_resumes_at_the_step_it_stopped(tmp_path):
     state = a.train()
     assert (state.step, state.phase) == (4, 1)
     saved = a.model.get_weights()
-    b = RecTrainer(run, config, [first, second], batch=4, data=tmp_path / "none",
-                   eval_every=1000)
-    assert b.state.step == 4 and b.state.synth_index == 16
+    # A resumed run follows its saved recipe.json (edited here, as between sessions), not
+    # the recipe it is constructed with.
+    recipe = json.loads((run / "recipe.json").read_text())
+    (run / "recipe.json").write_text(json.dumps(recipe + [asdict(second)]))
+    b = RecTrainer(run, config, [first], batch=4, data=tmp_path / "none", eval_every=1000)
+    assert b.state.step == 4 and b.state.synth_index == 16 and len(b.recipe) == 2
     for got, want in zip(b.model.get_weights(), saved):
         np.testing.assert_array_equal(got, want)
     state = b.train()
