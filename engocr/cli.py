@@ -35,6 +35,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rec-model", type=Path, help="recognizer .tflite (default: shipped)")
     g.add_argument("--threads", type=int, default=None, help="inference threads (default: all)")
     g.add_argument("--score", type=float, default=None, help="detection score threshold")
+    g.add_argument("--det-size", type=int, default=None, metavar="PIXELS",
+                   help="longest side the detector sees (default: the model card's); larger "
+                        "finds smaller words, slower")
     g.add_argument("--min-conf", type=float, default=0.0, help="drop readings below this")
 
 
@@ -130,7 +133,7 @@ def make_reader(args):
     from engocr.realtime.reader import Reader
 
     return Reader(args.det_model, args.rec_model, threads=args.threads,
-                  score_threshold=args.score, min_conf=args.min_conf)
+                  score_threshold=args.score, min_conf=args.min_conf, det_size=args.det_size)
 
 
 def _tracked(args) -> bool:

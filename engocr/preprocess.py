@@ -14,6 +14,17 @@ def letterbox_params(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[fl
     return scale, (dst_w - new_w) // 2, (dst_h - new_h) // 2
 
 
+def detector_input_size(frame_w: int, frame_h: int, max_side: int, multiple: int = 32
+                        ) -> tuple[int, int]:
+    """The detector input (w, h) for a frame: the frame scaled so that its longer side is at
+    most `max_side` (never enlarged), rounded up to a multiple of the coarsest stride. It keeps
+    the frame's aspect, so a 16:9 frame is not letterboxed into a 4:3 input, which wastes
+    pixels on padding and shrinks the words."""
+    scale = min(1.0, max_side / max(frame_w, frame_h))
+    return (max(multiple, -(-round(frame_w * scale) // multiple) * multiple),
+            max(multiple, -(-round(frame_h * scale) // multiple) * multiple))
+
+
 def letterbox(image: np.ndarray, dst_w: int, dst_h: int, fill: int = 114
               ) -> tuple[np.ndarray, float, int, int]:
     """Resize keeping the aspect ratio and pad to (dst_h, dst_w); returns image, scale, dx, dy."""

@@ -73,3 +73,44 @@ def test_bilstm_exports_as_fused_op_and_runs_any_batch(tmp_path):
     for n in (4, 4, 1, 7):  # exact twice (no state kept), padded, split + padded
         got = engine.run(x[:n])[0]
         np.testing.assert_allclose(got, want[:n], atol=1e-4, rtol=1e-4)
+
+
+def test_free_size_detector_runs_each_frame_at_its_own_aspect(tmp_path):
+    import keras
+
+    from engocr.export.cards import detector_card
+    from engocr.export.tflite import convert, write_model
+    from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
+    from engocr.preprocess import detector_input_size, letterbox
+    from engocr.realtime.detector import TextDetector
+    from engocr.realtime.engine import TFLiteEngine
+
+    assert detector_input_size(640, 480, 768) == (640, 480)  # never enlarged
+    assert detector_input_size(1280, 720, 768) == (768, 448)  # 432 rounded up to 32
+    assert detector_input_size(1280, 720, 512) == (512, 288)
+    keras.utils.set_random_seed(5)
+    config = DetectorConfig(**TINY_DET)
+    model = build_detector(config, any_size=True)
+    fixed = build_detector(config)
+    fixed.set_weights(model.get_weights())  # the same weights fit both builds
+    path = write_model(convert(model, free_size=True), tmp_path / "free.tflite")
+    card = detector_card(config, "float32", score_threshold=0.0, max_side=256)
+    card.save(path.with_suffix(".json"))
+    engine = TFLiteEngine(path, threads=1)
+    assert engine.free_size
+    detector = TextDetector(engine, card)
+    rng = np.random.default_rng(6)
+    for h, w, want in ((240, 320, (256, 192)), (360, 640, (256, 160)), (96, 128, (128, 96))):
+        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        assert detector.input_size(frame.shape) == want
+        boxes, _ = detector(frame)
+        assert engine.input_shape == (1, want[1], want[0], 3) and len(boxes)
+        x = letterbox(frame, *want)[0][None].astype(np.float32)
+        got = sorted(engine.run(x), key=lambda o: -o.shape[1])
+        ref = sorted((o.numpy() for o in model(x, training=False)), key=lambda o: -o.shape[1])
+        for g, r in zip(got, ref):
+            np.testing.assert_allclose(g, r, atol=1e-4, rtol=1e-4)
+    # At the nominal size the free-size build and the fixed build agree.
+    x = rng.uniform(0, 255, (1, 96, 128, 3)).astype(np.float32)
+    for a, b in zip(model(x, training=False), fixed(x, training=False)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)

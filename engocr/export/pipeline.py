@@ -79,10 +79,16 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
     return _ship(work / f"recognizer-{chosen}.tflite", out, card)
 
 
+# Longest input side of the free-size detector, chosen on validation among these (at 640 and
+# above a 640x480 frame runs at its own size; a 1280x720 frame is scaled to this side).
+MAX_SIDES = (512, 640, 768)
+
+
 def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATIONS,
                     budget: float = 1.0, data: Path | None = None, threads: int = 2,
                     weights: str = "best") -> dict:
     from engocr.charts import pr_curves
+    from engocr.preprocess import detector_input_size
     from engocr.train import det_data
     from engocr.train.data.synth import SynthScenes
     from engocr.train.det import load_model
@@ -94,37 +100,47 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
         tflite_detector,
     )
 
-    model, config = load_model(run, weights)
+    model, config = load_model(run, weights, free_size=True)
     size = (config.width, config.height)
     scenes = ic15_val_scenes(data)
     train_scenes = ic15_split_train(data)[:150]
     gen = SynthScenes(seed=778, size=det_data.SYNTH_FRAME)
     rep = np.stack([det_data.scene_to_input(s, size, None)[0]
                     for s in train_scenes + [gen[i] for i in range(150)]])
-    # The score threshold is chosen on validation, on the Keras model, and shipped in the card.
-    keras_curve = detection_curve(keras_detector(run, weights), scenes)
+    # The input size and score threshold are chosen on validation, on the Keras model, and
+    # shipped in the card.
+    by_side = {side: detection_curve(keras_detector(run, weights, max_side=side), scenes)
+               for side in MAX_SIDES}
+    best_h = {side: c[best_threshold(c)]["hmean"] for side, c in by_side.items()}
+    max_side = max(best_h, key=best_h.get)
+    keras_curve = by_side[max_side]
     best_t = best_threshold(keras_curve)
     reference = keras_curve[best_t]["hmean"]
-    print(f"detector keras: H {reference:.4f} at threshold {best_t}")
+    print(f"detector keras: H by longest side {json.dumps(best_h)}; chosen {max_side}, "
+          f"H {reference:.4f} at threshold {best_t}")
+    frame_size = detector_input_size(640, 480, max_side)
     variants, curves = {}, {"keras": keras_curve}
     for q in quantizations:
-        path = write_model(convert(model, q, representative_from(rep)),
+        path = write_model(convert(model, q, representative_from(rep), free_size=True),
                            work / f"detector-{q}.tflite")
-        detector_card(config, q, score_threshold=best_t).save(path.with_suffix(".json"))
+        detector_card(config, q, score_threshold=best_t, max_side=max_side).save(
+            path.with_suffix(".json"))
         curves[q] = detection_curve(tflite_detector(path, threads), scenes)
         scores = curves[q][best_t]
         variants[q] = {"hmean_ic15_val": scores["hmean"], "precision": scores["precision"],
                        "recall": scores["recall"], "latency_ms": measure_latency(
-                           path, (1, config.height, config.width, 3), threads),
+                           path, (1, frame_size[1], frame_size[0], 3), threads),
                        "size_mb": path.stat().st_size / 2**20}
         print(f"detector {q}: {json.dumps(variants[q])}")
     print(f"wrote {pr_curves(curves, work / 'detector-pr.png')}")
     chosen = _pick(variants, budget, "hmean_ic15_val", reference)
-    card = detector_card(config, chosen, score_threshold=best_t, training_data=TRAINING_DATA,
+    card = detector_card(config, chosen, score_threshold=best_t, max_side=max_side,
+                         training_data=TRAINING_DATA,
                          metrics={"keras_hmean_ic15_val": reference,
+                                  "keras_hmean_by_max_side": best_h,
                                   "keras_pr_by_threshold": keras_curve,
                                   "variants": variants},
-                         latency_ms={"frame_2threads": variants[chosen]["latency_ms"]})
+                         latency_ms={"frame_640x480_2threads": variants[chosen]["latency_ms"]})
     return _ship(work / f"detector-{chosen}.tflite", out, card)
 
 

@@ -26,13 +26,29 @@ QUANTIZATIONS = ("float32", "dynamic", "int8")
 
 
 def convert(model, quantization: str = "float32",
-            representative: Callable[[], Iterable[list[np.ndarray]]] | None = None) -> bytes:
-    """A Keras model to TFLite flatbuffer bytes."""
+            representative: Callable[[], Iterable[list[np.ndarray]]] | None = None,
+            free_size: bool = False) -> bytes:
+    """A Keras model to TFLite flatbuffer bytes. `free_size`: the model's height and width are
+    free (the detector sized per frame); `from_keras_model` fails on such a Keras 3 model
+    (its tracing needs a Keras 2 call context), so it goes through a SavedModel export."""
+    import tempfile
+
     import tensorflow as tf
 
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}")
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if free_size:
+        with tempfile.TemporaryDirectory() as folder:
+            model.export(folder, format="tf_saved_model", verbose=False)
+            converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+            return _finish(converter, quantization, representative)
+    return _finish(tf.lite.TFLiteConverter.from_keras_model(model), quantization,
+                   representative)
+
+
+def _finish(converter, quantization: str, representative) -> bytes:
+    import tensorflow as tf
+
     if quantization in ("dynamic", "int8"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "int8":

@@ -47,19 +47,37 @@ def _sep_block(x, filters: int, name: str):
     return layers.ReLU(6.0, name=f"{name}_pw_relu")(x)
 
 
+class Upsample2x(layers.Layer):
+    """Nearest-neighbour x2 (the same values as UpSampling2D) that keeps the channel count
+    static when height and width are free: UpSampling2D loses it in the traced graph, and the
+    TFLite converter then cannot convert the convolution after it."""
+
+    def call(self, x):
+        import tensorflow as tf  # keras.ops.image.resize wants sizes known when traced
+
+        return tf.image.resize(x, tf.shape(x)[1:3] * 2, method="nearest")
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return b, None if h is None else h * 2, None if w is None else w * 2, c
+
+
 def _conv1(x, filters: int, name: str):
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
-def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = False
-                   ) -> keras.Model:
+def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = False,
+                   any_size: bool = False) -> keras.Model:
     """Input: BGR pixels 0..255 (float32, HxWx3; normalised to [-1, 1] inside, as MobileNetV2
     expects). Outputs, one per stride: (batch, H/s, W/s, anchors * 5) raw logits. The same
-    weights fit both sizes (`training` picks the training window size)."""
+    weights fit every size (`training` picks the training window size; `any_size` leaves
+    height and width free, multiples of 32, for the export that the runtime sizes per frame)."""
     c = config
     h, w = (c.train_height, c.train_width) if training else (c.height, c.width)
+    if any_size:
+        h = w = None
     inputs = keras.Input((h, w, 3), name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
     backbone = keras.applications.MobileNetV2(input_shape=(h, w, 3), alpha=c.alpha,
@@ -76,11 +94,11 @@ def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = F
     f = c.head_filters
     n_out = len(c.anchors[0]) * 5
     p5 = _sep_block(_conv1(c5, f * 2, "p5_in"), f * 2, "p5")
-    p4 = layers.Concatenate(name="p4_cat")([layers.UpSampling2D(2, name="p5_up")(
-        _conv1(p5, f, "p5_lat")), c4])
+    upsample = (lambda name: Upsample2x(name=name)) if any_size else \
+        (lambda name: layers.UpSampling2D(2, name=name))
+    p4 = layers.Concatenate(name="p4_cat")([upsample("p5_up")(_conv1(p5, f, "p5_lat")), c4])
     p4 = _sep_block(_conv1(p4, f, "p4_in"), f, "p4")
-    p3 = layers.Concatenate(name="p3_cat")([layers.UpSampling2D(2, name="p4_up")(
-        _conv1(p4, f, "p4_lat")), c3])
+    p3 = layers.Concatenate(name="p3_cat")([upsample("p4_up")(_conv1(p4, f, "p4_lat")), c3])
     p3 = _sep_block(_conv1(p3, f, "p3_in"), f, "p3")
     # Objectness starts at a 1% prior (bias -4.6) so that the thousands of empty cells do not
     # swamp the first steps with a huge loss (a source of the NaNs YOLO code is known for).

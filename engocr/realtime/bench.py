@@ -67,7 +67,7 @@ def run_bench(args) -> dict:
         reader = keras_reader(args.det_run, args.rec_run, args.score)
     else:
         reader = Reader(args.det_model, args.rec_model, threads=threads,
-                        score_threshold=args.score)
+                        score_threshold=args.score, det_size=getattr(args, "det_size", None))
     startup = time.perf_counter() - t0
     frames = load_frames(args.source, args.size, args.frames + args.warmup)
     times = StageTimes()

@@ -28,6 +28,9 @@ class ModelCard:
     anchors: list = field(default_factory=list)  # (scales, anchors, 2) in input pixels
     score_threshold: float = 0.3
     iou_threshold: float = 0.45
+    # > 0: a free-size detector, run at each frame's own aspect with this longest side
+    # (input_width x input_height is then its nominal size); 0: always input_width x height.
+    max_side: int = 0
     # recognizer
     charset: str = ""
     blank_index: int = 0

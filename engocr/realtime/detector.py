@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from engocr.errors import ModelError
-from engocr.preprocess import letterbox
+from engocr.preprocess import detector_input_size, letterbox
 from engocr.realtime.card import ModelCard, check_card
 from engocr.realtime.engine import TFLiteEngine
 from engocr.realtime.kernels import yolo_postprocess
@@ -18,7 +18,11 @@ class TextDetector:
     """Finds word boxes in BGR frames."""
 
     def __init__(self, engine: TFLiteEngine, card: ModelCard,
-                 score_threshold: float | None = None) -> None:
+                 score_threshold: float | None = None, max_side: int | None = None) -> None:
+        self.max_side = max_side or card.max_side
+        self.free_size = bool(getattr(engine, "free_size", False) and self.max_side)
+        if self.free_size:
+            engine.resize_input((1, card.input_height, card.input_width, 3))
         check_detector(engine, card)
         self.engine, self.card = engine, card
         self.size = (card.input_width, card.input_height)
@@ -35,7 +39,7 @@ class TextDetector:
                  ) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (n, 4: x1 y1 x2 y2, frame pixels, clipped) and scores, best first."""
         t0 = time.perf_counter()
-        inp, scale, dx, dy = letterbox(frame, *self.size)
+        inp, scale, dx, dy = letterbox(frame, *self.input_size(frame.shape))
         x = inp[None].astype(np.float32)
         t1 = time.perf_counter()
         outs = self.engine.run(x)
@@ -57,6 +61,12 @@ class TextDetector:
             timings["detect"] = timings.get("detect", 0) + (t2 - t1) * 1000
             timings["nms"] = timings.get("nms", 0) + (t3 - t2) * 1000
         return boxes[valid], scores[valid]
+
+    def input_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+        """(w, h) the frame is fed at: its own aspect for a free-size model, else the card's."""
+        if not self.free_size:
+            return self.size
+        return detector_input_size(frame_shape[1], frame_shape[0], self.max_side)
 
 
 def check_detector(engine: TFLiteEngine, card: ModelCard) -> None:

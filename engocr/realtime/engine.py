@@ -35,6 +35,12 @@ class TFLiteEngine:
         self.threads = threads or default_threads()
         try:
             self.interpreter = Interpreter(model_content=data, num_threads=self.threads)
+            detail = self.interpreter.get_input_details()[0]
+            signature = detail.get("shape_signature", detail["shape"])
+            if len(signature) == 4 and signature[1] < 0 and signature[2] < 0:
+                # Free height and width come as 1x1, too small for a strided detector to
+                # even allocate: start at a valid size; the caller sizes it per frame.
+                self.interpreter.resize_tensor_input(detail["index"], [1, 64, 64, signature[3]])
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path}: cannot load model ({exc})") from None
@@ -45,6 +51,8 @@ class TFLiteEngine:
         # the next.
         signature = self.input.get("shape_signature", self.input["shape"])
         self.fixed_batch = int(signature[0]) if len(signature) and signature[0] > 0 else None
+        # A detector exported with free height and width is sized per frame by its caller.
+        self.free_size = len(signature) == 4 and signature[1] < 0 and signature[2] < 0
 
     def _refresh(self) -> None:
         self.input = self.interpreter.get_input_details()[0]
@@ -62,22 +70,25 @@ class TFLiteEngine:
     def quantized_input(self) -> bool:
         return self.input["dtype"] != np.float32
 
-    def resize_batch(self, batch: int) -> None:
-        """Change the batch dimension (re-allocates only when it differs)."""
-        if self.input_shape[0] == batch:
+    def resize_input(self, shape: tuple[int, ...]) -> None:
+        """Change the input shape (batch, or height and width of a free-size model);
+        re-allocates only when it differs."""
+        if tuple(shape) == self.input_shape:
             return
-        shape = list(self.input_shape)
-        shape[0] = batch
-        self.interpreter.resize_tensor_input(self.input["index"], shape, strict=False)
+        self.interpreter.resize_tensor_input(self.input["index"], list(shape), strict=False)
         self.interpreter.allocate_tensors()
+        if getattr(self, "free_size", False):
+            # Sizes computed inside the graph (the upsampling) settle only when it runs.
+            self.interpreter.set_tensor(self.input["index"], np.zeros(shape, self.input["dtype"]))
+            self.interpreter.invoke()
         self._refresh()
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
         """Invoke on a float32 batch; returns float32 outputs (dequantised where needed)."""
         if self.fixed_batch and x.shape[0] != self.fixed_batch:
             return self._run_fixed(x)
-        if x.shape[0] != self.input_shape[0]:
-            self.resize_batch(x.shape[0])
+        if tuple(x.shape) != self.input_shape:
+            self.resize_input(x.shape)
         detail = self.input
         if detail["dtype"] != np.float32:
             scale, zero = detail["quantization"]

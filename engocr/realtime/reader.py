@@ -51,10 +51,11 @@ class Reader:
 
     def __init__(self, det_model: str | Path | None = None, rec_model: str | Path | None = None,
                  threads: int | None = None, score_threshold: float | None = None,
-                 min_conf: float = 0.0, max_batch: int = 16) -> None:
+                 min_conf: float = 0.0, max_batch: int = 16, det_size: int | None = None
+                 ) -> None:
         det_engine, det_card = load_model(det_model or DEFAULT_DETECTOR, threads)
         rec_engine, rec_card = load_model(rec_model or DEFAULT_RECOGNIZER, threads)
-        self._attach(TextDetector(det_engine, det_card, score_threshold),
+        self._attach(TextDetector(det_engine, det_card, score_threshold, det_size),
                      TextRecognizer(rec_engine, rec_card, max_batch=max_batch), min_conf)
 
     @classmethod

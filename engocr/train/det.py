@@ -19,7 +19,7 @@ from engocr.models.yolo_mobilenet import (  # noqa: E402
     build_detector,
     set_backbone_trainable,
 )
-from engocr.preprocess import letterbox  # noqa: E402
+from engocr.preprocess import detector_input_size, letterbox  # noqa: E402
 from engocr.realtime.kernels import yolo_postprocess  # noqa: E402
 from engocr.train import det_data  # noqa: E402
 from engocr.train.data.importers import ic15_split, load_scene_json  # noqa: E402
@@ -80,10 +80,11 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
     return total / tf.maximum(positives, 1.0)
 
 
-def load_model(run_dir: Path, weights: str = "best"):
-    """A run's detector with its float weights (`best` or `last`)."""
+def load_model(run_dir: Path, weights: str = "best", free_size: bool = False):
+    """A run's detector with its float weights (`best` or `last`); `free_size`: built with free
+    height and width (for the export the runtime sizes per frame)."""
     config = read_config(run_dir, DetectorConfig)
-    model = build_detector(config)
+    model = build_detector(config, any_size=free_size)
     model.load_weights(run_dir / f"{weights}.weights.h5")
     return model, config
 
@@ -114,12 +115,16 @@ def compute_anchors(config: DetectorConfig, data: str | None, n_synth: int = 200
 
 
 def detect_keras(model, config: DetectorConfig, images: list[np.ndarray], threshold: float,
-                 fn=None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Boxes (original pixels) and scores for each BGR image, through the Keras model."""
+                 fn=None, max_side: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Boxes (original pixels) and scores for each BGR image, through the Keras model: at the
+    config's size, or (`max_side`, a free-size model) at each image's own aspect as the
+    runtime feeds it."""
     fn = fn or tf.function(lambda x: model(x, training=False))
     results = []
     for image in images:
-        inp, scale, dx, dy = letterbox(image, config.width, config.height)
+        size = detector_input_size(image.shape[1], image.shape[0], max_side) if max_side \
+            else (config.width, config.height)
+        inp, scale, dx, dy = letterbox(image, *size)
         outs = [o.numpy()[0] for o in fn(tf.constant(inp[None], tf.float32))]
         outs = [o.reshape(o.shape[0], o.shape[1], -1, 5) for o in outs]
         boxes, scores = yolo_postprocess(outs, np.array(config.anchors, np.float32),

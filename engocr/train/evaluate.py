@@ -76,15 +76,17 @@ def ic15_val_scenes(data: Path | None = None, limit: int | None = None):
     return scenes[:limit] if limit else scenes
 
 
-def keras_detector(run: Path, weights: str = "best", threshold: float = 0.05):
-    """`detect(image) -> (boxes, scores)` through a training run's Keras weights."""
+def keras_detector(run: Path, weights: str = "best", threshold: float = 0.05,
+                   max_side: int = 0):
+    """`detect(image) -> (boxes, scores)` through a training run's Keras weights: at the run's
+    export size, or with `max_side` at each image's own aspect (as a free-size export runs)."""
     import tensorflow as tf
 
     from engocr.train.det import detect_keras, load_model
 
-    model, config = load_model(run, weights)
-    fn = tf.function(lambda x: model(x, training=False))
-    return lambda image: detect_keras(model, config, [image], threshold, fn)[0]
+    model, config = load_model(run, weights, free_size=bool(max_side))
+    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    return lambda image: detect_keras(model, config, [image], threshold, fn, max_side)[0]
 
 
 def tflite_detector(path: Path, threads: int | None = None, threshold: float = 0.05):
