@@ -115,3 +115,23 @@ def test_detect_every_n_frames_keeps_tracks(det_every):
         fake.current = frame.index
         result = reader(frame)
         assert sorted(w.text for w in result.words) == ["EXIT", "OPEN"]
+
+
+def test_unsure_reading_is_retried_every_few_frames_until_the_vote_is_full():
+    frames, truth = clip(n=17, change_at=100)  # both signs stay whole in the frame
+    fake = FakeReader(truth)
+    unsure = fake.recognizer
+
+    def low_confidence(crops, timings=None):
+        texts, _ = unsure(crops, timings)
+        return texts, np.full(len(crops), 0.5, np.float32)
+
+    fake.recognizer = low_confidence
+    config = TrackerConfig(reread_every=100, low_conf_every=3, history=4)
+    reader = TrackingReader(fake, config)
+    for frame in frames:
+        fake.current = frame.index
+        reader(frame)
+    # Per word: the first read and 3 retries (frames 0, 3, 6, 9), then no more: 8 in all,
+    # not one a frame (34).
+    assert fake.calls == 8, fake.calls

@@ -97,7 +97,8 @@ class TrackerConfig:
     iou_threshold: float = 0.3
     max_missed: int = 8  # frames a track survives without a detection
     reread_every: int = 30  # frames between routine re-reads
-    min_conf: float = 0.75  # below this the track is re-read every frame
+    min_conf: float = 0.75  # below this the track is re-read every `low_conf_every` frames...
+    low_conf_every: int = 3  # ...until its vote holds `history` readings
     min_similarity: float = 0.85  # appearance correlation below this counts as a change
     size_change: float = 0.25  # relative box size change that triggers a re-read
     history: int = 7  # readings kept for the vote
@@ -156,9 +157,15 @@ class Tracker:
 
     def _needs_read(self, track: Track, frame: np.ndarray, frame_index: int) -> bool:
         cfg = self.config
-        if track.read_frame < 0 or track.conf < cfg.min_conf:
+        if track.read_frame < 0:
             return True
-        if frame_index - track.read_frame >= cfg.reread_every:
+        since = frame_index - track.read_frame
+        # An unsure reading is retried (other frames, other blur) until the vote is full;
+        # every frame would spend the recognizer on the text it reads worst.
+        if track.conf < cfg.min_conf and len(track.readings) < cfg.history and \
+                since >= cfg.low_conf_every:
+            return True
+        if since >= cfg.reread_every:
             return True
         size = np.prod(track.box[2:] - track.box[:2])
         old = np.prod(track.read_box[2:] - track.read_box[:2])
