@@ -262,3 +262,11 @@ def test_full_disk_is_one_clear_error(reader, tmp_path):
     with pytest.raises(OutputError, match="No space left"):
         run(open_source(str(path)), lambda f: reader.read(f.image, f.index, f.time_s),
             [JsonlSink(__import__("pathlib").Path("/dev/full"))])
+
+
+def test_stats_panel_moves_off_the_words():
+    from engocr.realtime.overlay import _panel_corner
+
+    assert _panel_corner((480, 640), (150, 120), []) == (0, 0)
+    word_top_left = [(10, 10, 200, 60)]
+    assert _panel_corner((480, 640), (150, 120), word_top_left) == (490, 0)

@@ -35,7 +35,26 @@ def draw_result(frame: np.ndarray, result: FrameResult, fps: float | None = None
     if show_stats:
         lines = [f"FPS {fps:5.1f}" if fps else "engocr"]
         lines += [f"{k:9s}{v:6.1f} ms" for k, v in result.timings.items()]
+        step = int(20 * scale / 0.5)
+        width = max(cv2.getTextSize(line, FONT, scale * 0.9, 1)[0][0] for line in lines) + 8
+        x, y = _panel_corner(frame.shape, (width, step * len(lines) + 6),
+                             [w.box for w in result.words])
         for i, line in enumerate(lines):
-            _label(out, line, 4, int((i + 1) * 20 * scale / 0.5), scale * 0.9,
-                   (255, 255, 255), (40, 40, 40))
+            _label(out, line, x + 4, y + (i + 1) * step, scale * 0.9, (255, 255, 255),
+                   (40, 40, 40))
     return out
+
+
+def _panel_corner(shape: tuple[int, ...], size: tuple[int, int], boxes: list) -> tuple[int, int]:
+    """Top-left of the stats panel: the frame corner whose panel covers the least word area
+    (top-left when no word is in the way), so the panel never hides the text it reports."""
+    h, w = shape[:2]
+    pw, ph = size
+    corners = [(0, 0), (w - pw, 0), (0, h - ph), (w - pw, h - ph)]
+
+    def covered(corner):
+        x, y = corner
+        return sum(max(0.0, min(x + pw, b[2]) - max(x, b[0])) *
+                   max(0.0, min(y + ph, b[3]) - max(y, b[1])) for b in boxes)
+
+    return min(corners, key=covered)
