@@ -1,5 +1,6 @@
-"""Recognizer sequence heads measured as a design choice: the same convolutional body with a
-dilated 1-D convolution head, a BiLSTM or a BiGRU (exported unrolled from Keras 3, and the
+"""Recognizer bodies and sequence heads measured as a design choice: the VGG-lite body against
+a depthwise-separable (MobileNet-style) one, and on the VGG-lite body a dilated 1-D convolution
+head, a BiLSTM or a BiGRU (exported unrolled from Keras 3, and the
 BiLSTM also as the fused TFLite LSTM op through tf_keras, converted at each fixed batch),
 float TFLite latency at batch 1 / 8 / 16 and model size.
 
@@ -27,11 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for head, hidden in (("conv", 128), ("bilstm", 128), ("bigru", 128), ("bilstm", 64)):
-            config = CRNNConfig(head=head, hidden=hidden, unroll=head != "conv")
+        for body, head, hidden in (("vgg", "conv", 128), ("mobile", "conv", 128),
+                                   ("vgg", "bilstm", 128), ("vgg", "bigru", 128),
+                                   ("vgg", "bilstm", 64)):
+            config = CRNNConfig(head=head, body=body, hidden=hidden, unroll=head != "conv")
             model = build_crnn(config)
-            path = write_model(convert(model), Path(tmp) / f"{head}{hidden}.tflite")
-            row = {"head": head, "hidden": hidden, "params": int(model.count_params()),
+            path = write_model(convert(model), Path(tmp) / f"{body}{head}{hidden}.tflite")
+            row = {"body": body, "head": head, "hidden": hidden,
+                   "params": int(model.count_params()),
                    "size_mb": round(path.stat().st_size / 2**20, 2)}
             for batch in (1, 8, 16):
                 row[f"ms_batch{batch}"] = round(measure_latency(
@@ -40,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), flush=True)
         config = CRNNConfig(head="bilstm", hidden=128)
         model = build_crnn(config)
-        row = {"head": "bilstm-fused", "hidden": 128, "params": int(model.count_params())}
+        row = {"body": "vgg", "head": "bilstm-fused", "hidden": 128,
+               "params": int(model.count_params())}
         for batch in (1, 8, 16):
             path = write_model(convert_fused(model, config, batch), Path(tmp) / f"f{batch}.tflite")
             row["size_mb"] = round(path.stat().st_size / 2**20, 2)

@@ -115,13 +115,17 @@ def rec_heads_section() -> str:
     data = _load("rec_heads")
     if not data:
         return "_not measured yet: `python benchmarks/rec_heads.py`_"
-    names = {"conv": "dilated 1-D conv (shipped)", "bilstm": "BiLSTM {h} (unrolled)",
+    names = {"conv": "dilated 1-D conv", "bilstm": "BiLSTM {h} (unrolled)",
              "bigru": "BiGRU {h} (unrolled)", "bilstm-fused": "BiLSTM {h} (fused LSTM op)"}
+    bodies = {"vgg": "VGG-lite", "mobile": "depthwise-separable"}
     lines = [f"Measured {data['date']} with `{data['command'].strip()}` on {cpu_name()} (float "
-             f"TFLite, {data['threads']} threads, same convolutional body).", "",
-             "| head | parameters | size | ms batch 1 / 8 / 16 |", "|---|---|---|---|"]
+             f"TFLite, {data['threads']} threads; untrained weights: latency and size only).", "",
+             "| body | head | parameters | size | ms batch 1 / 8 / 16 |", "|---|---|---|---|---|"]
     for r in data["rows"]:
-        lines.append(f"| {names[r['head']].format(h=r['hidden'])} | {r['params'] // 1000} k | "
+        shipped = " (shipped)" if (r.get("body", "vgg"), r["head"]) == ("vgg", "conv") else ""
+        head = names[r["head"]].format(h=r["hidden"])
+        lines.append(f"| {bodies[r.get('body', 'vgg')]} | {head}{shipped} | "
+                     f"{r['params'] // 1000} k | "
                      f"{r['size_mb']:.1f} MB | {r['ms_batch1']:.2f} / {r['ms_batch8']:.1f} / "
                      f"{r['ms_batch16']:.1f} |")
     return "\n".join(lines)

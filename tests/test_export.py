@@ -114,3 +114,18 @@ def test_free_size_detector_runs_each_frame_at_its_own_aspect(tmp_path):
     x = rng.uniform(0, 255, (1, 96, 128, 3)).astype(np.float32)
     for a, b in zip(model(x, training=False), fixed(x, training=False)):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+
+
+def test_mobile_body_exports_and_matches_keras(tmp_path):
+    import keras
+
+    from engocr.export.tflite import convert, write_model
+    from engocr.models.crnn import CRNNConfig, build_crnn
+    from engocr.realtime.engine import TFLiteEngine
+
+    keras.utils.set_random_seed(7)
+    model = build_crnn(CRNNConfig(**{**TINY_REC, "body": "mobile"}))
+    assert any(layer.name == "block2_dw" for layer in model.layers)
+    x = np.random.default_rng(8).uniform(0, 255, (3, 32, 64, 1)).astype(np.float32)
+    engine = TFLiteEngine(write_model(convert(model), tmp_path / "m.tflite"), threads=1)
+    np.testing.assert_allclose(engine.run(x)[0], model(x, training=False).numpy(), atol=1e-4)

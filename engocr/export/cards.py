@@ -11,8 +11,8 @@ def recognizer_card(config, quantization: str, **extra) -> ModelCard:
     return ModelCard(kind="recognizer", input_width=config.width, input_height=config.height,
                      input_channels=config.channels, quantization=quantization,
                      charset=CHARSET, blank_index=BLANK, time_steps=config.time_steps,
-                     architecture=f"CRNN {config.head} head, widths {list(config.widths)}, "
-                                  f"hidden {config.hidden}", **extra)
+                     architecture=f"CRNN {config.body} body, {config.head} head, widths "
+                                  f"{list(config.widths)}, hidden {config.hidden}", **extra)
 
 
 def detector_card(config, quantization: str, **extra) -> ModelCard:

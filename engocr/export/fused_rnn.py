@@ -20,8 +20,8 @@ def tf_keras_twin(config: CRNNConfig):
     import tf_keras
     from tf_keras import layers
 
-    if config.head != "bilstm":
-        raise ValueError("only the bilstm head has a fused TFLite op")
+    if config.head != "bilstm" or config.body != "vgg":
+        raise ValueError("the fused export covers the vgg body with the bilstm head")
 
     def conv_bn(x, filters, name, kernel=(3, 3)):
         x = layers.Conv2D(filters, kernel, padding="same", use_bias=False,

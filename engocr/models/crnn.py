@@ -1,6 +1,7 @@
 """CRNN recognizer: a light VGG-style convolutional body that turns a 32-pixel-high word crop
 into a sequence over its width, a sequence head, and per-step class logits for CTC.
 
+Bodies: `vgg` (plain 3x3 convolutions, shipped) or `mobile` (depthwise-separable blocks).
 Heads, chosen by measurement (see README): `conv` (dilated 1-D convolutions, fast everywhere),
 `bilstm` / `bigru` (recurrent; exported unrolled at a fixed width, see notes/stack.md).
 """
@@ -21,6 +22,7 @@ class CRNNConfig:
     width: int = 128
     channels: int = 1
     head: str = "conv"  # conv | bilstm | bigru
+    body: str = "vgg"  # vgg (plain 3x3 convolutions) | mobile (depthwise-separable)
     widths: tuple[int, ...] = (32, 64, 96, 96, 128)
     hidden: int = 128
     unroll: bool = False  # recurrent heads: unrolled for export and oneDNN speed
@@ -39,6 +41,14 @@ def _conv_bn(x, filters: int, name: str, kernel=(3, 3)):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
+def _sep_bn(x, filters: int, name: str, kernel=(3, 3)):
+    """MobileNet-style block: depthwise then pointwise, each with BatchNorm and ReLU."""
+    x = layers.DepthwiseConv2D(kernel, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = layers.BatchNormalization(name=f"{name}_dwbn")(x)
+    x = layers.ReLU(name=f"{name}_dwrelu")(x)
+    return _conv_bn(x, filters, name, kernel=(1, 1))
+
+
 def build_crnn(config: CRNNConfig = CRNNConfig()) -> keras.Model:
     """Input: pixel values 0..255 (float32, HxWxC); normalisation to [-1, 1] is in the model so
     that the runtime and int8 quantisation see raw pixels. Output: (batch, W/4, classes) logits,
@@ -47,14 +57,18 @@ def build_crnn(config: CRNNConfig = CRNNConfig()) -> keras.Model:
     inputs = keras.Input((c.height, c.width, c.channels), name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
     w = c.widths
+    if c.body not in ("vgg", "mobile"):
+        raise ValueError(f"unknown body {c.body!r}")
+    # The first block sees one channel: a depthwise convolution there would be too weak.
+    block = _conv_bn if c.body == "vgg" else _sep_bn
     x = _conv_bn(x, w[0], "block1")
     x = layers.MaxPooling2D((2, 2), name="pool1")(x)  # 16 x W/2
-    x = _conv_bn(x, w[1], "block2")
+    x = block(x, w[1], "block2")
     x = layers.MaxPooling2D((2, 2), name="pool2")(x)  # 8 x W/4
-    x = _conv_bn(x, w[2], "block3a")
-    x = _conv_bn(x, w[3], "block3b")
+    x = block(x, w[2], "block3a")
+    x = block(x, w[3], "block3b")
     x = layers.MaxPooling2D((2, 1), name="pool3")(x)  # 4 x W/4
-    x = _conv_bn(x, w[4], "block4")
+    x = block(x, w[4], "block4")
     x = layers.MaxPooling2D((2, 1), name="pool4")(x)  # 2 x W/4
     x = _conv_bn(x, w[4], "block5", kernel=(2, 1))
     x = layers.Conv2D(w[4], (2, 1), padding="valid", name="collapse")(x)  # 1 x W/4
@@ -72,7 +86,7 @@ def build_crnn(config: CRNNConfig = CRNNConfig()) -> keras.Model:
         raise ValueError(f"unknown sequence head {c.head!r}")
     x = layers.Dropout(0.1, name="dropout")(x)
     logits = layers.Dense(NUM_CLASSES, name="logits")(x)
-    return keras.Model(inputs, logits, name=f"crnn_{c.head}")
+    return keras.Model(inputs, logits, name=f"crnn_{c.body}_{c.head}")
 
 
 # Blocks frozen in the first fine-tuning stage (the lower, most generic features).

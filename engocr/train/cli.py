@@ -16,6 +16,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rec = tsub.add_parser("rec", help="train the recognizer (resumes from --run if it exists)")
     rec.add_argument("--run", type=Path, default=Path("runs/rec/conv-32x128"))
     rec.add_argument("--head", choices=["conv", "bilstm", "bigru"], default="conv")
+    rec.add_argument("--body", choices=["vgg", "mobile"], default="vgg",
+                     help="convolutional body: plain 3x3 (vgg) or depthwise-separable")
     rec.add_argument("--width", type=int, default=128)
     rec.add_argument("--batch", type=int, default=32)
     rec.add_argument("--minutes", type=float, default=None, help="stop after this long")
@@ -121,7 +123,8 @@ def _train_rec(args: argparse.Namespace) -> int:
     from engocr.models.crnn import CRNNConfig
     from engocr.train.rec import DEFAULT_RECIPE, RecTrainer
 
-    config = CRNNConfig(width=args.width, head=args.head, unroll=args.head != "conv")
+    config = CRNNConfig(width=args.width, head=args.head, body=args.body,
+                        unroll=args.head != "conv")
     trainer = RecTrainer(args.run, config, DEFAULT_RECIPE, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers)
     state = trainer.train(minutes=args.minutes)
