@@ -37,22 +37,21 @@ class TFLiteEngine:
             self.interpreter = Interpreter(model_content=data, num_threads=self.threads)
             detail = self.interpreter.get_input_details()[0]
             signature = detail.get("shape_signature", detail["shape"])
-            if len(signature) == 4 and signature[1] < 0 and signature[2] < 0:
-                # Free height and width come as 1x1, too small for a strided detector to
-                # even allocate: start at a valid size; the caller sizes it per frame.
+            # Models converted at a fixed batch (the fused-LSTM recognizer) cannot be resized:
+            # run() pads or splits to that batch instead. Their LSTM ops keep the last state
+            # in variable tensors, reset before each batch or one batch leaks into the next.
+            self.fixed_batch = int(signature[0]) if len(signature) and signature[0] > 0 \
+                else None
+            # A detector exported with free height and width is sized per frame by its
+            # caller. Those dimensions come as 1x1, too small for a strided network to even
+            # allocate: start at a valid size.
+            self.free_size = len(signature) == 4 and signature[1] < 0 and signature[2] < 0
+            if self.free_size:
                 self.interpreter.resize_tensor_input(detail["index"], [1, 64, 64, signature[3]])
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path}: cannot load model ({exc})") from None
         self._refresh()
-        # Models converted at a fixed batch (the fused-LSTM recognizer) cannot be resized:
-        # run() pads or splits to that batch instead. Their LSTM ops keep the last state in
-        # variable tensors, which must be reset before each batch or one batch leaks into
-        # the next.
-        signature = self.input.get("shape_signature", self.input["shape"])
-        self.fixed_batch = int(signature[0]) if len(signature) and signature[0] > 0 else None
-        # A detector exported with free height and width is sized per frame by its caller.
-        self.free_size = len(signature) == 4 and signature[1] < 0 and signature[2] < 0
 
     def _refresh(self) -> None:
         self.input = self.interpreter.get_input_details()[0]
@@ -77,7 +76,7 @@ class TFLiteEngine:
             return
         self.interpreter.resize_tensor_input(self.input["index"], list(shape), strict=False)
         self.interpreter.allocate_tensors()
-        if getattr(self, "free_size", False):
+        if self.free_size:
             # Sizes computed inside the graph (the upsampling) settle only when it runs.
             self.interpreter.set_tensor(self.input["index"], np.zeros(shape, self.input["dtype"]))
             self.interpreter.invoke()
