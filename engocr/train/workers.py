@@ -46,16 +46,19 @@ def rendered_stream(render: Callable[[Any], Any], task: Callable[[int], Any], st
             except (BrokenProcessPool, TimeoutError) as exc:
                 print(f"rendering worker lost ({type(exc).__name__}); restarting the workers",
                       file=sys.stderr, flush=True)
-                _stop(executor)
+                _stop(executor, kill=True)
                 executor = None
     finally:
         if executor is not None:
             _stop(executor)
 
 
-def _stop(executor: ProcessPoolExecutor) -> None:
-    """Cancel what is queued and end the workers now (they hold nothing worth finishing)."""
-    processes = list(getattr(executor, "_processes", {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
+def _stop(executor: ProcessPoolExecutor, kill: bool = False) -> None:
+    """Cancel what is queued and let the workers finish the sample in hand (a fraction of a
+    second). Killing a healthy worker could cut it off halfway through writing a sample to
+    the result pipe, and the executor's reader would then wait forever for the rest (a
+    trainer hung at exit that way). `kill`: for a worker that is already lost or stuck."""
+    if kill:
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()
+    executor.shutdown(wait=not kill, cancel_futures=True)
