@@ -85,18 +85,38 @@ def phase_lr(phase: Phase, step_in_phase: int, warmup: int = 200) -> float:
 
 
 class MetricsLog:
-    """Append-only CSV: survives a killed session, and the next one appends to it."""
+    """Append-only CSV: survives a killed session, and the next one appends to it. A row with
+    new columns (a metric added between sessions) rewrites the file under the wider header,
+    earlier rows left empty there, instead of appending fields under the wrong names."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def append(self, row: dict) -> None:
+        header = list(row)
+        if self.path.exists():
+            with open(self.path, newline="") as handle:
+                old = next(csv.reader(handle), [])
+            if old:
+                header = old + [k for k in row if k not in old]
+                if header != old:
+                    self._widen(header)
         new = not self.path.exists()
         with open(self.path, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
+            writer = csv.DictWriter(handle, fieldnames=header, restval="")
             if new:
                 writer.writeheader()
             writer.writerow(row)
+
+    def _widen(self, header: list[str]) -> None:
+        with open(self.path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=header, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+        tmp.replace(self.path)
 
 
 class StopFlag:
