@@ -97,7 +97,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
         best_threshold,
         detection_curve,
         ic15_val_scenes,
-        keras_detector,
+        keras_detect_fn,
         tflite_detector,
     )
 
@@ -110,7 +110,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
                     for s in train_scenes + [gen[i] for i in range(150)]])
     # The input size and score threshold are chosen on validation, on the Keras model, and
     # shipped in the card.
-    by_side = {side: detection_curve(keras_detector(run, weights, max_side=side), scenes)
+    by_side = {side: detection_curve(keras_detect_fn(model, config, max_side=side), scenes)
                for side in MAX_SIDES}
     best_h = {side: c[best_threshold(c)]["hmean"] for side, c in by_side.items()}
     max_side = max(best_h, key=best_h.get)

@@ -230,16 +230,12 @@ class DetTrainer(PhasedTrainer):
     def evaluate(self) -> dict:
         """P/R/H on ic15 validation and synthetic validation, each at its best score threshold
         (a fixed threshold would favour checkpoints whose scores happen to sit near it)."""
-        from engocr.train.evaluate import best_threshold, detection_curve
+        from engocr.train.evaluate import best_threshold, detection_curve, keras_detect_fn
 
         phase = self.recipe[min(self.state.phase, len(self.recipe) - 1)]
         recalibrate_batchnorm(self.model, (self.next_batch(phase)[0] for _ in range(30)))
         self.eval_model.set_weights(self.model.get_weights())
-        fn = tf.function(lambda x: self.eval_model(x, training=False))
-
-        def detect(image):
-            return detect_keras(self.eval_model, self.config, [image], EVAL_THRESHOLDS[0], fn)[0]
-
+        detect = keras_detect_fn(self.eval_model, self.config, EVAL_THRESHOLDS[0])
         scores = {}
         for name, scenes in (("ic15_val", self.val), ("synth_val", self.synth_val)):
             if scenes:

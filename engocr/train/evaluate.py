@@ -80,11 +80,19 @@ def keras_detector(run: Path, weights: str = "best", threshold: float = 0.05,
                    max_side: int = 0):
     """`detect(image) -> (boxes, scores)` through a training run's Keras weights: at the run's
     export size, or with `max_side` at each image's own aspect (as a free-size export runs)."""
-    import tensorflow as tf
-
-    from engocr.train.det import detect_keras, load_model
+    from engocr.train.det import load_model
 
     model, config = load_model(run, weights, free_size=bool(max_side))
+    return keras_detect_fn(model, config, threshold, max_side)
+
+
+def keras_detect_fn(model, config, threshold: float = 0.05, max_side: int = 0):
+    """`detect(image) -> (boxes, scores)` through a Keras detector already in memory (a
+    free-size build when `max_side` is given), traced once for all images."""
+    import tensorflow as tf
+
+    from engocr.train.det import detect_keras
+
     fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     return lambda image: detect_keras(model, config, [image], threshold, fn, max_side)[0]
 
