@@ -33,12 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     from engocr.charts import pr_curves
     from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, Reader
     from engocr.train.evaluate import (
+        DEFAULT_THRESHOLDS,
         axis_aligned_ceiling,
         best_threshold,
-        detection_curve,
         evaluate_recognizer,
+        run_detector,
         tflite_detector,
     )
+    from engocr.train.metrics import detection_breakdown, detection_sweep
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--det-model", type=Path, default=None)
@@ -54,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     reader = Reader(args.det_model, args.rec_model)
     scenes = ic15_split(load_scene_json(root / "ic15_train"), "val")
     e2e = end_to_end(reader, scenes)
-    curve = detection_curve(tflite_detector(args.det_model or DEFAULT_DETECTOR), scenes)
+    found = run_detector(tflite_detector(args.det_model or DEFAULT_DETECTOR), scenes)
+    curve = detection_sweep(*found, DEFAULT_THRESHOLDS)
     best = best_threshold(curve)
+    breakdown = detection_breakdown(*found, reader.detector.score_threshold)
     ceiling = axis_aligned_ceiling(scenes)
     pr_curves({"shipped detector": curve}, args.plot)
     rec = evaluate_recognizer(["iiit5k_test", "svt_test", "ic15_val"],
@@ -69,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
               "curve_best": {"threshold": best, **{k: round(v, 4)
                                                    for k, v in curve[best].items()}},
               "axis_aligned_ceiling": {k: round(v, 4) for k, v in ceiling.items()},
+              "breakdown": breakdown,
               "recognition": {k: {m: round(v, 4) for m, v in s.items()} for k, s in rec.items()},
               "detector": reader.detector.card.quantization,
               "recognizer": reader.recognizer.card.quantization}
@@ -78,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"precision-recall curve: best H {curve[best]['hmean']:.3f} at threshold {best} "
           f"(card: {reader.detector.score_threshold}); axis-aligned ceiling H "
           f"{ceiling['hmean']:.3f}; plot {args.plot}")
+    print("recall by word height: " + ", ".join(
+        f"{b['min']}-{b['max']} px {b['recall']:.2f}" for b in breakdown["recall_by_height"]))
+    print("unmatched boxes: {partial:.0%} fragments or merges, {background:.0%} background"
+          .format(**breakdown["boxes"]))
     for name, s in rec.items():
         print(f"{name:12s} word accuracy {s['word_acc']:.3f}  exact {s['exact_acc']:.3f}  "
               f"CER {s['cer']:.3f}  (n={s['n']})")

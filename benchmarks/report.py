@@ -75,6 +75,20 @@ def accuracy_section() -> str:
                   f"curve its best H-mean is {best['hmean']:.3f} (threshold "
                   f"{best['threshold']}).", "",
                   "![detector precision-recall on ic15 val](docs/images/detector-pr.png)"]
+    if "breakdown" in data:
+        bins = data["breakdown"]["recall_by_height"]
+        boxes = data["breakdown"]["boxes"]
+        lines += ["", "Where the detector fails, at its card threshold (word height in "
+                  "1280x720 frame pixels):", "",
+                  "| word height | " + " | ".join(
+                      f"{b['min']}-{b['max']} px" if b["max"] < 10_000 else f">= {b['min']} px"
+                      for b in bins) + " |",
+                  "|---" * (len(bins) + 1) + "|",
+                  "| words | " + " | ".join(str(b["words"]) for b in bins) + " |",
+                  "| recall | " + " | ".join(f"{b['recall']:.2f}" for b in bins) + " |", "",
+                  f"Of its boxes {boxes['hit']:.0%} match a word, {boxes['partial']:.0%} "
+                  f"overlap one by IoU 0.1-0.5 (a fragment of a word or several words in one "
+                  f"box) and {boxes['background']:.0%} are on background."]
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ import pytest
 from engocr.charset import edit_distance
 from engocr.cli import main
 from engocr.geometry import box_to_quad
-from engocr.train.metrics import detection_scores, detection_sweep
+from engocr.train.metrics import detection_breakdown, detection_scores, detection_sweep
 
 WORDS = ["EXIT", "Open", "Cafe", "SALE", "Tea", "Bus", "Park", "Stop"]
 
@@ -72,6 +72,21 @@ def test_eval_rec_fixture_gives_expected_numbers(tmp_path, capsys):
     assert int(got["n"]) == 8
 
 
+def test_breakdown_sorts_words_by_height_and_boxes_by_kind():
+    small = [0, 0, 40, 10]      # 10 px tall: found
+    tall = [100, 100, 200, 160]  # 60 px tall: missed, a fragment of it predicted
+    gts = [[(box_to_quad(small), "a", False), (box_to_quad(tall), "b", False),
+            (box_to_quad([300, 0, 340, 30]), "###", True)]]
+    preds = [[box_to_quad([1, 0, 40, 10]), box_to_quad([100, 100, 140, 160]),
+              box_to_quad([400, 400, 450, 420]), box_to_quad([302, 2, 338, 28]),
+              box_to_quad([0, 200, 50, 230])]]
+    scores = [[0.9, 0.8, 0.7, 0.9, 0.1]]  # the last is under the threshold: not counted
+    out = detection_breakdown(preds, scores, gts, 0.5, bins=(0, 20, 10_000))
+    assert [(b["words"], b["recall"]) for b in out["recall_by_height"]] == [(1, 1.0), (1, 0.0)]
+    # Counted boxes: one hit, one fragment, one on background (the don't-care one is dropped).
+    assert out["boxes"] == pytest.approx({"hit": 1 / 3, "partial": 1 / 3, "background": 1 / 3})
+
+
 def test_eval_det_fixture_curve_ceiling_and_plot(tiny_models, tmp_path, capsys):
     folder = tmp_path / "ic15_train"
     (folder / "images").mkdir(parents=True)
@@ -96,6 +111,7 @@ def test_eval_det_fixture_curve_ceiling_and_plot(tiny_models, tmp_path, capsys):
     assert len(rows) == 19 and all(0 <= float(v) <= 1 for row in rows for v in row[1:])
     # The level word's box is the word; the tilted word's box overlaps its quad by IoU < 0.5.
     assert "axis-aligned ceiling" in out and "P 0.5000  R 0.5000  H 0.5000" in out
+    assert "recall by word height" in out and "on background" in out
     assert cv2.imread(str(plot)).shape == (420, 640, 3)
 
 

@@ -20,5 +20,6 @@ def detector_card(config, quantization: str, **extra) -> ModelCard:
     return ModelCard(kind="detector", input_width=config.width, input_height=config.height,
                      input_channels=3, quantization=quantization, strides=list(config.strides),
                      anchors=[[list(a) for a in scale] for scale in config.anchors],
+                     xy_scale=config.xy_scale,
                      architecture=f"YOLOv3 heads (strides {list(config.strides)}) on "
                                   f"MobileNetV2 alpha {config.alpha}", **extra)

@@ -33,6 +33,12 @@ class DetectorConfig:
     anchors: tuple = (((12, 8), (28, 11), (48, 16)),
                       ((60, 26), (100, 30), (150, 44)),
                       ((120, 70), (220, 80), (340, 130)))
+    # Box centre range per cell: 1 is YOLOv3 (centre = cell + sigmoid, inside the cell); 2 is
+    # YOLOv5's (cell + 2 sigmoid - 0.5), which lets the two nearest neighbour cells also
+    # predict a word: three positives per word instead of one (see `encode_targets`).
+    xy_scale: float = 1.0
+    box_loss: str = "l2"  # "l2": YOLOv3 offsets and log sizes; "giou": 1 - GIoU
+    iou_objectness: bool = False  # objectness target = the predicted box's IoU (YOLOv5)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -31,6 +31,7 @@ class ModelCard:
     # > 0: a free-size detector, run at each frame's own aspect with this longest side
     # (input_width x input_height is then its nominal size); 0: always input_width x height.
     max_side: int = 0
+    xy_scale: float = 1.0  # box centre range per cell (see DetectorConfig.xy_scale)
     # recognizer
     charset: str = ""
     blank_index: int = 0

@@ -50,7 +50,7 @@ class TextDetector:
             o = outs[i][0]
             raws.append(o.reshape(o.shape[0], o.shape[1], n_anchors, 5))
         boxes, scores = yolo_postprocess(raws, self.anchors, self.strides, self.score_threshold,
-                                         self.card.iou_threshold)
+                                         self.card.iou_threshold, xy_scale=self.card.xy_scale)
         boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
         h, w = frame.shape[:2]
         boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)

@@ -89,10 +89,12 @@ def _sigmoid(x):
 
 @njit(cache=True, nogil=True)
 def yolo_decode_kernel(raw: np.ndarray, anchors: np.ndarray, stride: float,
-                       threshold: float):
+                       threshold: float, xy_scale: float = 1.0):
     """One scale's raw head output (grid_h, grid_w, anchors, 5: tx ty tw th obj) to boxes
-    (x1 y1 x2 y2, model-input pixels) and scores above `threshold`."""
+    (x1 y1 x2 y2, model-input pixels) and scores above `threshold`. The centre is
+    cell + xy_scale * sigmoid(t) - (xy_scale - 1) / 2 (1: YOLOv3, 2: YOLOv5)."""
     gh, gw, na, _ = raw.shape
+    shift = (xy_scale - 1.0) / 2.0
     logit_thr = np.log(threshold / (1.0 - threshold))
     count = 0
     for i in range(gh):
@@ -107,8 +109,8 @@ def yolo_decode_kernel(raw: np.ndarray, anchors: np.ndarray, stride: float,
         for j in range(gw):
             for a in range(na):
                 if raw[i, j, a, 4] > logit_thr:
-                    cx = (j + _sigmoid(raw[i, j, a, 0])) * stride
-                    cy = (i + _sigmoid(raw[i, j, a, 1])) * stride
+                    cx = (j + xy_scale * _sigmoid(raw[i, j, a, 0]) - shift) * stride
+                    cy = (i + xy_scale * _sigmoid(raw[i, j, a, 1]) - shift) * stride
                     w = anchors[a, 0] * np.exp(min(raw[i, j, a, 2], 8.0))
                     h = anchors[a, 1] * np.exp(min(raw[i, j, a, 3], 8.0))
                     boxes[k, 0] = cx - w / 2
@@ -175,13 +177,15 @@ def nms_reference(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
 
 def yolo_postprocess(outputs: list[np.ndarray], anchors: np.ndarray, strides: list[float],
                      score_threshold: float, iou_threshold: float = 0.45,
-                     max_boxes: int = 200) -> tuple[np.ndarray, np.ndarray]:
+                     max_boxes: int = 200, xy_scale: float = 1.0
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """All scales of one image: decode, concatenate, NMS. `anchors` is (scales, A, 2)."""
     all_boxes, all_scores = [], []
     for raw, scale_anchors, stride in zip(outputs, anchors, strides):
         boxes, scores = yolo_decode_kernel(np.ascontiguousarray(raw, np.float32),
                                            np.asarray(scale_anchors, np.float32),
-                                           float(stride), float(score_threshold))
+                                           float(stride), float(score_threshold),
+                                           float(xy_scale))
         all_boxes.append(boxes)
         all_scores.append(scores)
     boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 4), np.float32)

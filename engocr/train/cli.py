@@ -8,6 +8,12 @@ from pathlib import Path
 
 from engocr.errors import InputError
 
+# Detector training styles: DetectorConfig fields (see engocr.train.det.yolo_loss).
+DET_LOSSES = {
+    "yolov3": {"xy_scale": 1.0, "box_loss": "l2", "iou_objectness": False},
+    "yolov5": {"xy_scale": 2.0, "box_loss": "giou", "iou_objectness": True},
+}
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register the training-side sub-commands on the main `engocr` parser."""
@@ -32,6 +38,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="full-frame model input WxH (multiples of 32)")
     det.add_argument("--train-size", default="320x256", help="training window WxH")
     det.add_argument("--alpha", type=float, default=0.35, help="MobileNetV2 width multiplier")
+    det.add_argument("--loss", choices=sorted(DET_LOSSES), default="yolov3",
+                     help="yolov3: box centre in its cell, L2 box term; yolov5: centre range "
+                          "-0.5..1.5 with two neighbour cells assigned, GIoU box term, IoU "
+                          "objectness targets (a new run only: a resumed run keeps its own)")
     det.add_argument("--batch", type=int, default=16)
     det.add_argument("--minutes", type=float, default=None, help="stop after this long")
     det.add_argument("--eval-every", type=int, default=300)
@@ -140,7 +150,7 @@ def _train_det(args: argparse.Namespace) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     tw, th = (int(v) for v in args.train_size.lower().split("x"))
     config = DetectorConfig(width=width, height=height, train_width=tw, train_height=th,
-                            alpha=args.alpha)
+                            alpha=args.alpha, **DET_LOSSES[args.loss])
     trainer = DetTrainer(args.run, config, DEFAULT_RECIPE, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers)
     state = trainer.train(minutes=args.minutes)
@@ -161,13 +171,15 @@ def _eval_rec(args: argparse.Namespace) -> int:
 
 def _eval_det(args: argparse.Namespace) -> int:
     from engocr.train.evaluate import (
+        DEFAULT_THRESHOLDS,
         axis_aligned_ceiling,
         best_threshold,
-        detection_curve,
         ic15_val_scenes,
         keras_detector,
+        run_detector,
         tflite_detector,
     )
+    from engocr.train.metrics import detection_breakdown, detection_sweep
 
     try:
         scenes = ic15_val_scenes(args.data, args.limit)
@@ -183,7 +195,8 @@ def _eval_det(args: argparse.Namespace) -> int:
         detectors[f"tflite {model.name}"] = tflite_detector(model)
     curves = {}
     for name, detect in detectors.items():
-        curves[name] = curve = detection_curve(detect, scenes)
+        found = run_detector(detect, scenes)
+        curves[name] = curve = detection_sweep(*found, DEFAULT_THRESHOLDS)
         print(f"{name}: ic15 val ({len(scenes)} images)")
         print("  threshold  precision  recall  hmean")
         for t in sorted(curve):
@@ -191,6 +204,7 @@ def _eval_det(args: argparse.Namespace) -> int:
                   f"  {curve[t]['hmean']:.4f}")
         best = best_threshold(curve)
         print(f"  best: threshold {best:.2f}  H {curve[best]['hmean']:.4f}")
+        _print_breakdown(detection_breakdown(*found, best))
     ceiling = axis_aligned_ceiling(scenes)
     print(f"axis-aligned ceiling (every readable word's bounding box): "
           f"P {ceiling['precision']:.4f}  R {ceiling['recall']:.4f}  H {ceiling['hmean']:.4f}")
@@ -199,3 +213,12 @@ def _eval_det(args: argparse.Namespace) -> int:
 
         print(f"wrote {pr_curves(curves, args.plot)}")
     return 0
+
+
+def _print_breakdown(breakdown: dict) -> None:
+    print("  recall by word height (frame pixels):  " + "  ".join(
+        f"{b['min']}-{b['max'] if b['max'] < 10_000 else ''}: {b['recall']:.2f} ({b['words']})"
+        for b in breakdown["recall_by_height"]))
+    boxes = breakdown["boxes"]
+    print(f"  boxes: {boxes['hit']:.0%} match a word, {boxes['partial']:.0%} partly overlap "
+          f"one (fragment or merge), {boxes['background']:.0%} on background")

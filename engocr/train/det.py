@@ -34,20 +34,39 @@ DEFAULT_RECIPE = [
     Phase("finetune_all", steps=4000, lr=2e-4, real_fraction=0.5, patience=6),
 ]
 MAX_BOXES = 100
-EVAL_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+# IoU objectness targets (yolov5) put scores lower than YOLOv3's: the sweep starts at 0.1.
+EVAL_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+
+
+def _giou(a: tuple, b: tuple):
+    """Generalised IoU (and IoU) of boxes given as (x1, y1, x2, y2) tensors of one shape."""
+    inter = tf.maximum(tf.minimum(a[2], b[2]) - tf.maximum(a[0], b[0]), 0.0) * \
+        tf.maximum(tf.minimum(a[3], b[3]) - tf.maximum(a[1], b[1]), 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    iou = inter / tf.maximum(union, 1e-6)
+    hull = (tf.maximum(a[2], b[2]) - tf.minimum(a[0], b[0])) * \
+        (tf.maximum(a[3], b[3]) - tf.minimum(a[1], b[1]))
+    return iou - (hull - union) / tf.maximum(hull, 1e-6), iou
 
 
 def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float = 2.0):
-    """YOLOv3 box terms (BCE on centre offsets, L2 on log sizes, weighted up for small boxes)
-    plus a focal objectness term (gamma 2): with thousands of empty cells per word, plain BCE
-    drove every objectness to zero in the first runs. Negatives whose predicted box overlaps a
-    true or don't-care box by IoU > 0.5 are ignored. Normalised by the number of positives."""
+    """Box term plus a focal objectness term (gamma 2: with thousands of empty cells per word,
+    plain BCE drove every objectness to zero in the first runs). Negatives whose predicted box
+    overlaps a true or don't-care box by IoU > 0.5 are ignored. Normalised by the number of
+    positives; positives are weighted up for small boxes.
+
+    Box term, `config.box_loss`: "l2" is YOLOv3's (BCE on centre offsets, L2 on log sizes);
+    "giou" is 1 - GIoU, which trains the quantity the ICDAR match is judged on (IoU > 0.5).
+    `config.iou_objectness`: a positive's objectness target is its predicted box's IoU with
+    the word instead of 1 (YOLOv5; with the focal term this is the quality focal loss), so
+    that a fragment of a word scores lower than the whole word and loses in NMS."""
     total = 0.0
     positives = 0.0
     anchors = tf.constant(config.anchors, tf.float32)
     gt = gt_boxes[:, None, None, None, :, :]  # (B, 1, 1, 1, N, 4)
     gt_area = (gt[..., 2] - gt[..., 0]) * (gt[..., 3] - gt[..., 1])
     bce = tf.nn.sigmoid_cross_entropy_with_logits
+    s = config.xy_scale
     for k, (raw, target) in enumerate(zip(outputs, targets)):
         shape = tf.shape(raw)
         gh, gw = shape[1], shape[2]
@@ -55,27 +74,39 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
         stride = float(config.strides[k])
         obj, weight = target[..., 4], target[..., 5]
         gx, gy = tf.meshgrid(tf.range(gw, dtype=tf.float32), tf.range(gh, dtype=tf.float32))
-        cx = (tf.sigmoid(raw[..., 0]) + gx[None, :, :, None]) * stride
-        cy = (tf.sigmoid(raw[..., 1]) + gy[None, :, :, None]) * stride
+        gx, gy = gx[None, :, :, None], gy[None, :, :, None]
+        cx = (s * tf.sigmoid(raw[..., 0]) - (s - 1.0) / 2.0 + gx) * stride
+        cy = (s * tf.sigmoid(raw[..., 1]) - (s - 1.0) / 2.0 + gy) * stride
         wh = anchors[k][None, None, None] * tf.exp(tf.clip_by_value(raw[..., 2:4], -8.0, 8.0))
-        px1, py1 = cx - wh[..., 0] / 2, cy - wh[..., 1] / 2
-        px2, py2 = cx + wh[..., 0] / 2, cy + wh[..., 1] / 2
-        iw = tf.maximum(tf.minimum(px2[..., None], gt[..., 2]) -
-                        tf.maximum(px1[..., None], gt[..., 0]), 0.0)
-        ih = tf.maximum(tf.minimum(py2[..., None], gt[..., 3]) -
-                        tf.maximum(py1[..., None], gt[..., 1]), 0.0)
+        pred = (cx - wh[..., 0] / 2, cy - wh[..., 1] / 2, cx + wh[..., 0] / 2,
+                cy + wh[..., 1] / 2)
+        iw = tf.maximum(tf.minimum(pred[2][..., None], gt[..., 2]) -
+                        tf.maximum(pred[0][..., None], gt[..., 0]), 0.0)
+        ih = tf.maximum(tf.minimum(pred[3][..., None], gt[..., 3]) -
+                        tf.maximum(pred[1][..., None], gt[..., 1]), 0.0)
         inter = iw * ih
         union = (wh[..., 0] * wh[..., 1])[..., None] + gt_area - inter
         best_iou = tf.reduce_max(inter / tf.maximum(union, 1e-6), axis=-1)
         negative = (1.0 - obj) * tf.cast(best_iou < 0.5, tf.float32)
-        xy = tf.reduce_sum(bce(labels=target[..., 0:2], logits=raw[..., 0:2]), -1)
-        size = tf.reduce_sum(tf.square(target[..., 2:4] - raw[..., 2:4]), -1) * 0.5
+        tcx, tcy = (target[..., 0] + gx) * stride, (target[..., 1] + gy) * stride
+        twh = anchors[k][None, None, None] * tf.exp(target[..., 2:4])
+        true = (tcx - twh[..., 0] / 2, tcy - twh[..., 1] / 2, tcx + twh[..., 0] / 2,
+                tcy + twh[..., 1] / 2)
+        giou, iou = _giou(pred, true)
+        if config.box_loss == "giou":
+            box = 1.0 - giou
+        else:
+            xy_labels = (target[..., 0:2] + (s - 1.0) / 2.0) / s  # cell offsets -> 0..1
+            box = tf.reduce_sum(bce(labels=xy_labels, logits=raw[..., 0:2]), -1) + \
+                tf.reduce_sum(tf.square(target[..., 2:4] - raw[..., 2:4]), -1) * 0.5
         p = tf.sigmoid(raw[..., 4])
-        focal_pos = obj * tf.pow(1.0 - p, gamma) * bce(labels=tf.ones_like(obj),
-                                                          logits=raw[..., 4])
+        quality = tf.stop_gradient(tf.maximum(iou, 0.0)) if config.iou_objectness else 1.0
+        quality = quality * tf.ones_like(obj)
+        focal_pos = obj * tf.pow(tf.abs(quality - p), gamma) * bce(labels=quality,
+                                                                  logits=raw[..., 4])
         focal_neg = negative * tf.pow(p, gamma) * bce(labels=tf.zeros_like(obj),
                                                       logits=raw[..., 4])
-        total += tf.reduce_sum(obj * weight * (xy + size) + focal_pos + focal_neg)
+        total += tf.reduce_sum(obj * weight * box + focal_pos + focal_neg)
         positives += tf.reduce_sum(obj)
     return total / tf.maximum(positives, 1.0)
 
@@ -128,7 +159,8 @@ def detect_keras(model, config: DetectorConfig, images: list[np.ndarray], thresh
         outs = [o.numpy()[0] for o in fn(tf.constant(inp[None], tf.float32))]
         outs = [o.reshape(o.shape[0], o.shape[1], -1, 5) for o in outs]
         boxes, scores = yolo_postprocess(outs, np.array(config.anchors, np.float32),
-                                         list(config.strides), threshold)
+                                         list(config.strides), threshold,
+                                         xy_scale=config.xy_scale)
         boxes = (boxes - [dx, dy, dx, dy]) / scale
         results.append((boxes, scores))
     return results
@@ -204,7 +236,8 @@ class DetTrainer(PhasedTrainer):
             scene.release()
         images = np.stack([s[0] for s in samples]).astype(np.float32)
         anchors = np.array(self.config.anchors, np.float32)
-        grids = [encode_targets(s[1], anchors, self.config.strides, self.size) for s in samples]
+        grids = [encode_targets(s[1], anchors, self.config.strides, self.size,
+                                xy_scale=self.config.xy_scale) for s in samples]
         targets = [tf.constant(np.stack([g[k] for g in grids]))
                    for k in range(len(self.config.strides))]
         gt = np.zeros((len(samples), MAX_BOXES, 4), np.float32)

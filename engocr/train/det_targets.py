@@ -29,12 +29,15 @@ def kmeans_anchors(wh: np.ndarray, k: int = 9, seed: int = 0, iters: int = 100) 
 
 
 def encode_targets(boxes: np.ndarray, anchors: np.ndarray, strides: tuple[int, ...],
-                   size: tuple[int, int], extra_iou: float = 0.35) -> list[np.ndarray]:
+                   size: tuple[int, int], extra_iou: float = 0.35,
+                   xy_scale: float = 1.0) -> list[np.ndarray]:
     """Boxes (n, 4: x1 y1 x2 y2, input pixels) -> per scale (gh, gw, A, 6) grids of
-    [tx in 0..1, ty in 0..1, log(w/aw), log(h/ah), objectness, box weight]. Each box goes to the
-    anchor (over all scales) whose shape fits it best, in the cell holding its centre, and also
-    to every other anchor whose shape IoU exceeds `extra_iou` where that slot is free (more
-    positives per word speed up learning; the best anchor always wins a shared slot)."""
+    [tx, ty (centre in cell units from the cell's corner), log(w/aw), log(h/ah), objectness,
+    box weight]. Each box goes to the anchor (over all scales) whose shape fits it best, in the
+    cell holding its centre, and also to every other anchor whose shape IoU exceeds
+    `extra_iou` where that slot is free (more positives per word speed up learning; the best
+    anchor always wins a shared slot). With `xy_scale` >= 2 (YOLOv5) the horizontal and the
+    vertical neighbour cell nearest the centre take the box too, their tx/ty in -0.5..1.5."""
     width, height = size
     anchors = np.asarray(anchors, np.float32)
     n_scales, n_anchors = anchors.shape[:2]
@@ -48,26 +51,39 @@ def encode_targets(boxes: np.ndarray, anchors: np.ndarray, strides: tuple[int, .
     best = ious.argmax(1)
     extra = [(n, flat) for n in range(len(boxes)) for flat in np.nonzero(ious[n] > extra_iou)[0]
              if flat != best[n]]
-    # Extra assignments first, best ones last, so that a best anchor overwrites an extra one.
-    for n, flat in extra + list(enumerate(best)):
-        (cx, cy), (w, h) = centres[n], wh[n]
-        scale, a = divmod(int(flat), n_anchors)
+    # Lowest priority first, so that later writes win a shared slot: neighbour cells before
+    # centre cells, extra anchors before best ones.
+    slots = []
+    for priority, pairs in ((0, extra), (2, list(enumerate(best)))):
+        for n, flat in pairs:
+            scale, a = divmod(int(flat), n_anchors)
+            stride, grid = strides[scale], grids[scale]
+            cx, cy = centres[n] / stride
+            j = int(np.clip(cx, 0, grid.shape[1] - 1))
+            i = int(np.clip(cy, 0, grid.shape[0] - 1))
+            slots.append((priority + 1, n, scale, a, i, j))
+            if xy_scale >= 2:
+                nj = j - 1 if cx - j < 0.5 else j + 1
+                ni = i - 1 if cy - i < 0.5 else i + 1
+                for ii, jj in ((i, nj), (ni, j)):
+                    if 0 <= ii < grid.shape[0] and 0 <= jj < grid.shape[1]:
+                        slots.append((priority, n, scale, a, ii, jj))
+    for _, n, scale, a, i, j in sorted(slots, key=lambda slot: slot[0]):
         stride = strides[scale]
-        grid = grids[scale]
-        j = int(np.clip(cx // stride, 0, grid.shape[1] - 1))
-        i = int(np.clip(cy // stride, 0, grid.shape[0] - 1))
+        (cx, cy), (w, h) = centres[n] / stride, wh[n]
         aw, ah = anchors[scale, a]
-        grid[i, j, a] = (cx / stride - j, cy / stride - i, np.log(w / aw), np.log(h / ah), 1.0,
-                         2.0 - (w * h) / (width * height))
+        grids[scale][i, j, a] = (cx - j, cy - i, np.log(w / aw), np.log(h / ah), 1.0,
+                                 2.0 - (w * h) / (width * height))
     return grids
 
 
-def targets_to_raw(grids: list[np.ndarray], eps: float = 1e-4) -> list[np.ndarray]:
+def targets_to_raw(grids: list[np.ndarray], eps: float = 1e-4,
+                   xy_scale: float = 1.0) -> list[np.ndarray]:
     """Target grids as the raw logits a perfect model would output (for round-trip tests)."""
     raws = []
     for grid in grids:
         raw = np.empty(grid.shape[:3] + (5,), np.float32)
-        txy = np.clip(grid[..., 0:2], eps, 1 - eps)
+        txy = np.clip((grid[..., 0:2] + (xy_scale - 1) / 2) / xy_scale, eps, 1 - eps)
         raw[..., 0:2] = np.log(txy / (1 - txy))
         raw[..., 2:4] = grid[..., 2:4]
         raw[..., 4] = np.where(grid[..., 4] > 0, 12.0, -12.0)

@@ -107,8 +107,8 @@ def tflite_detector(path: Path, threads: int | None = None, threshold: float = 0
     return TextDetector(engine, card, score_threshold=threshold)
 
 
-def detection_curve(detect, scenes, thresholds=DEFAULT_THRESHOLDS) -> dict[float, dict]:
-    """P/R/H at each score threshold: the detector runs once per scene at the lowest one."""
+def run_detector(detect, scenes) -> tuple[list, list, list]:
+    """(predicted quads, their scores, ground truth) per scene, for the sweeps below."""
     boxes, scores = [], []
     for scene in scenes:
         found_boxes, found_scores = detect(scene.load())
@@ -116,7 +116,12 @@ def detection_curve(detect, scenes, thresholds=DEFAULT_THRESHOLDS) -> dict[float
         scores.append(list(found_scores))
         scene.release()
     gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
-    return detection_sweep(boxes, scores, gts, thresholds)
+    return boxes, scores, gts
+
+
+def detection_curve(detect, scenes, thresholds=DEFAULT_THRESHOLDS) -> dict[float, dict]:
+    """P/R/H at each score threshold: the detector runs once per scene at the lowest one."""
+    return detection_sweep(*run_detector(detect, scenes), thresholds)
 
 
 def best_threshold(curve: dict[float, dict]) -> float:

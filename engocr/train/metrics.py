@@ -122,3 +122,42 @@ def detection_sweep(predictions: list[list], scores: list, ground_truth: list[li
             hits, n_pred, n_gt = hits + len(matches), n_pred + counted, n_gt + readable
         out[float(t)] = _prf(hits, n_pred, n_gt)
     return out
+
+
+HEIGHT_BINS = (0, 12, 20, 32, 48, 10_000)  # word height in frame pixels
+
+
+def detection_breakdown(predictions: list[list], scores: list, ground_truth: list[list],
+                        threshold: float, bins=HEIGHT_BINS) -> dict:
+    """Where a detector fails at one threshold: recall per word height (bounding-box height of
+    each readable quad, frame pixels), and what its unmatched boxes are (`partial`: overlaps
+    a readable word by IoU 0.1-0.5, a fragment or a merge; `background`: overlaps none).
+    Arguments as in `detection_sweep`."""
+    import numpy as np
+
+    found, total = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
+    hits = partial = background = 0
+    for preds, image_scores, gts in zip(predictions, scores, ground_truth):
+        matcher = ImageMatcher(preds, [g[0] for g in gts], [g[2] for g in gts])
+        keep = {i for i, s in enumerate(image_scores) if s >= threshold}
+        matches, _, _ = matcher.match(keep)
+        matched = {g for _, g in matches}
+        for g in matcher.readable:
+            quad = np.asarray(gts[g][0], np.float32).reshape(4, 2)
+            k = int(np.searchsorted(bins, np.ptp(quad[:, 1]), side="right")) - 1
+            k = min(max(k, 0), len(total) - 1)
+            total[k] += 1
+            found[k] += g in matched
+        used = {p for p, _ in matches}
+        hits += len(used)
+        for p in sorted(set(matcher.counted) & keep - used):
+            best = max((polygon_iou(preds[p], gts[g][0]) for g in matcher.readable), default=0.0)
+            partial += best > 0.1
+            background += best <= 0.1
+    n = max(hits + partial + background, 1)
+    return {
+        "recall_by_height": [{"min": bins[k], "max": bins[k + 1], "words": int(total[k]),
+                              "recall": float(found[k] / total[k]) if total[k] else 0.0}
+                             for k in range(len(total))],
+        "boxes": {"hit": hits / n, "partial": partial / n, "background": background / n},
+    }
