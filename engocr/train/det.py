@@ -38,12 +38,18 @@ MAX_BOXES = 100
 EVAL_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 
-def _giou(a: tuple, b: tuple):
-    """Generalised IoU (and IoU) of boxes given as (x1, y1, x2, y2) tensors of one shape."""
+def _iou(a: tuple, b: tuple):
+    """IoU and union of boxes given as (x1, y1, x2, y2) tensors (broadcast against each
+    other)."""
     inter = tf.maximum(tf.minimum(a[2], b[2]) - tf.maximum(a[0], b[0]), 0.0) * \
         tf.maximum(tf.minimum(a[3], b[3]) - tf.maximum(a[1], b[1]), 0.0)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    iou = inter / tf.maximum(union, 1e-6)
+    return inter / tf.maximum(union, 1e-6), union
+
+
+def _giou(a: tuple, b: tuple):
+    """Generalised IoU (and IoU) of boxes given as in `_iou`."""
+    iou, union = _iou(a, b)
     hull = (tf.maximum(a[2], b[2]) - tf.minimum(a[0], b[0])) * \
         (tf.maximum(a[3], b[3]) - tf.minimum(a[1], b[1]))
     return iou - (hull - union) / tf.maximum(hull, 1e-6), iou
@@ -64,9 +70,10 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
     positives = 0.0
     anchors = tf.constant(config.anchors, tf.float32)
     gt = gt_boxes[:, None, None, None, :, :]  # (B, 1, 1, 1, N, 4)
-    gt_area = (gt[..., 2] - gt[..., 0]) * (gt[..., 3] - gt[..., 1])
+    gt = tuple(gt[..., c] for c in range(4))
     bce = tf.nn.sigmoid_cross_entropy_with_logits
     s = config.xy_scale
+    shift = (s - 1.0) / 2.0  # centre = cell + s * sigmoid - shift
     for k, (raw, target) in enumerate(zip(outputs, targets)):
         shape = tf.shape(raw)
         gh, gw = shape[1], shape[2]
@@ -75,18 +82,12 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
         obj, weight = target[..., 4], target[..., 5]
         gx, gy = tf.meshgrid(tf.range(gw, dtype=tf.float32), tf.range(gh, dtype=tf.float32))
         gx, gy = gx[None, :, :, None], gy[None, :, :, None]
-        cx = (s * tf.sigmoid(raw[..., 0]) - (s - 1.0) / 2.0 + gx) * stride
-        cy = (s * tf.sigmoid(raw[..., 1]) - (s - 1.0) / 2.0 + gy) * stride
+        cx = (s * tf.sigmoid(raw[..., 0]) - shift + gx) * stride
+        cy = (s * tf.sigmoid(raw[..., 1]) - shift + gy) * stride
         wh = anchors[k][None, None, None] * tf.exp(tf.clip_by_value(raw[..., 2:4], -8.0, 8.0))
         pred = (cx - wh[..., 0] / 2, cy - wh[..., 1] / 2, cx + wh[..., 0] / 2,
                 cy + wh[..., 1] / 2)
-        iw = tf.maximum(tf.minimum(pred[2][..., None], gt[..., 2]) -
-                        tf.maximum(pred[0][..., None], gt[..., 0]), 0.0)
-        ih = tf.maximum(tf.minimum(pred[3][..., None], gt[..., 3]) -
-                        tf.maximum(pred[1][..., None], gt[..., 1]), 0.0)
-        inter = iw * ih
-        union = (wh[..., 0] * wh[..., 1])[..., None] + gt_area - inter
-        best_iou = tf.reduce_max(inter / tf.maximum(union, 1e-6), axis=-1)
+        best_iou = tf.reduce_max(_iou(tuple(c[..., None] for c in pred), gt)[0], axis=-1)
         negative = (1.0 - obj) * tf.cast(best_iou < 0.5, tf.float32)
         tcx, tcy = (target[..., 0] + gx) * stride, (target[..., 1] + gy) * stride
         twh = anchors[k][None, None, None] * tf.exp(target[..., 2:4])
@@ -96,7 +97,7 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
         if config.box_loss == "giou":
             box = 1.0 - giou
         else:
-            xy_labels = (target[..., 0:2] + (s - 1.0) / 2.0) / s  # cell offsets -> 0..1
+            xy_labels = (target[..., 0:2] + shift) / s  # cell offsets -> 0..1
             box = tf.reduce_sum(bce(labels=xy_labels, logits=raw[..., 0:2]), -1) + \
                 tf.reduce_sum(tf.square(target[..., 2:4] - raw[..., 2:4]), -1) * 0.5
         p = tf.sigmoid(raw[..., 4])
