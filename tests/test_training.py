@@ -100,6 +100,32 @@ def test_rec_training_resumes_at_the_step_it_stopped(tmp_path):
     assert (run / "last.weights.h5").exists()
 
 
+def test_rec_run_starts_from_another_runs_body(tmp_path):
+    """`--init-from`: a BiLSTM run begins with a conv-head run's body, once (not on resume)."""
+    from engocr.train.rec import RecTrainer
+
+    conv = RecTrainer(tmp_path / "conv", CRNNConfig(**TINY_REC), [Phase("a", 2, 1e-3)], batch=4,
+                      data=tmp_path / "none", eval_every=1)
+    conv.train()
+    bilstm_config = CRNNConfig(**{**TINY_REC, "head": "bilstm"})
+    run = tmp_path / "bilstm"
+    b = RecTrainer(run, bilstm_config, [Phase("a", 2, 1e-3)], batch=4, data=tmp_path / "none",
+                   eval_every=1000, init_from=tmp_path / "conv")
+    copied = json.loads((run / "init.json").read_text())["layers"]
+    assert "block1_conv" in copied and "collapse" in copied and "seq_rnn" not in copied
+    conv.model.load_weights(tmp_path / "conv" / "best.weights.h5")
+    for name in copied:
+        for got, want in zip(b.model.get_layer(name).get_weights(),
+                             conv.model.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(got, want)
+    b.train()
+    trained = b.model.get_layer("block4_conv").get_weights()[0]
+    resumed = RecTrainer(run, bilstm_config, [Phase("a", 2, 1e-3)], batch=4,
+                         data=tmp_path / "none", eval_every=1000, init_from=tmp_path / "conv")
+    np.testing.assert_array_equal(resumed.model.get_layer("block4_conv").get_weights()[0],
+                                  trained)
+
+
 def test_det_training_resumes_at_the_step_it_stopped(tmp_path):
     from engocr.models.yolo_mobilenet import DetectorConfig
     from engocr.train.det import DetTrainer

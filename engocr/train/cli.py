@@ -30,6 +30,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rec.add_argument("--eval-every", type=int, default=500)
     rec.add_argument("--data", type=Path, default=None, help="real data folder")
     rec.add_argument("--workers", type=int, default=1, help="synthetic rendering processes")
+    rec.add_argument("--init-from", type=Path, default=None,
+                     help="a new run starts from this run's best weights where layers match "
+                          "(e.g. its convolutional body under another head) and skips the "
+                          "synthetic pretraining")
     rec.set_defaults(func=_train_rec)
 
     det = tsub.add_parser("det", help="train the detector (resumes from --run if it exists)")
@@ -131,12 +135,14 @@ def _use_data(folder: Path | None) -> None:
 def _train_rec(args: argparse.Namespace) -> int:
     _use_data(args.data)
     from engocr.models.crnn import CRNNConfig
-    from engocr.train.rec import DEFAULT_RECIPE, RecTrainer
+    from engocr.train.rec import DEFAULT_RECIPE, INIT_RECIPE, RecTrainer
 
     config = CRNNConfig(width=args.width, head=args.head, body=args.body,
                         unroll=args.head != "conv")
-    trainer = RecTrainer(args.run, config, DEFAULT_RECIPE, batch=args.batch, data=args.data,
-                         eval_every=args.eval_every, workers=args.workers)
+    recipe = INIT_RECIPE if args.init_from else DEFAULT_RECIPE
+    trainer = RecTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
+                         eval_every=args.eval_every, workers=args.workers,
+                         init_from=args.init_from)
     state = trainer.train(minutes=args.minutes)
     print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))
     return 0

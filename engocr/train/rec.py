@@ -3,6 +3,7 @@ blocks frozen, then everything at a lower learning rate. Resumable from any chec
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -27,6 +28,13 @@ DEFAULT_RECIPE = [
           patience=4),
     Phase("finetune_all", steps=4000, lr=2e-4, real_fraction=0.5, patience=6),
 ]
+# A run started from another run's weights (`--init-from`): its body is already pretrained, so
+# it skips the synthetic pretraining and trains the new parts with the lower blocks frozen first.
+INIT_RECIPE = [
+    Phase("finetune_frozen", steps=2000, lr=5e-4, real_fraction=0.5, freeze_lower=True,
+          patience=4),
+    Phase("finetune_all", steps=3000, lr=2e-4, real_fraction=0.5, patience=6),
+]
 REAL_TRAIN_SETS = ("iiit5k_train", "svt_train", "ic15_train")
 
 
@@ -36,6 +44,23 @@ def load_model(run_dir: Path, weights: str = "best") -> tuple[tf.keras.Model, CR
     model = build_crnn(config)
     model.load_weights(run_dir / f"{weights}.weights.h5")
     return model, config
+
+
+def copy_matching_weights(model: tf.keras.Model, source: tf.keras.Model) -> list[str]:
+    """Copy the weights of every layer of `source` whose name and weight shapes match a layer of
+    `model` (e.g. the convolutional body under a different sequence head); the names copied."""
+    copied = []
+    for layer in model.layers:
+        try:
+            src = source.get_layer(layer.name)
+        except ValueError:
+            continue
+        theirs, ours = src.get_weights(), layer.get_weights()
+        if theirs and len(theirs) == len(ours) and all(
+                a.shape == b.shape for a, b in zip(theirs, ours)):
+            layer.set_weights(theirs)
+            copied.append(layer.name)
+    return copied
 
 
 def predict_logits(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -59,7 +84,7 @@ class RecTrainer(PhasedTrainer):
 
     def __init__(self, run_dir: Path, config: CRNNConfig, recipe: list[Phase], batch: int = 32,
                  seed: int = 1, data: str | None = None, eval_every: int = 500,
-                 workers: int = 1) -> None:
+                 workers: int = 1, init_from: Path | None = None) -> None:
         self.run_dir = run_dir
         config, recipe = start_run(run_dir, config, recipe)
         self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
@@ -69,7 +94,19 @@ class RecTrainer(PhasedTrainer):
         self.model = build_crnn(config)
         self.optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3, clipnorm=5.0)
         self._init_state()
+        if init_from is not None and self.state.step == 0 and not self.manager.latest_checkpoint:
+            self._init_from(init_from)
         self.rng = np.random.default_rng([seed, self.state.step])
+
+    def _init_from(self, source_run: Path) -> None:
+        """Start a new run from another run's best weights, where layers match; recorded in the
+        run folder's `init.json` so the run says where it came from."""
+        source, _ = load_model(source_run)
+        copied = copy_matching_weights(self.model, source)
+        if not copied:
+            raise InputError(f"no layer of {source_run} matches this model's layers")
+        (self.run_dir / "init.json").write_text(json.dumps(
+            {"from": str(source_run), "layers": copied}, indent=1))
 
     def prepare(self) -> None:
         """Real crops in memory, validation sets, and the synthetic stream."""
