@@ -85,7 +85,13 @@ def accuracy_section() -> str:
                       for b in bins) + " |",
                   "|---" * (len(bins) + 1) + "|",
                   "| words | " + " | ".join(str(b["words"]) for b in bins) + " |",
-                  "| recall | " + " | ".join(f"{b['recall']:.2f}" for b in bins) + " |", "",
+                  "| recall | " + " | ".join(f"{b['recall']:.2f}" for b in bins) + " |"]
+        if "tilted" in bins[0]:
+            lines += ["| tilted > 15 degrees | " + " | ".join(
+                          f"{b['tilted']:.2f}" for b in bins) + " |",
+                      "| matchable by an axis-aligned box | " + " | ".join(
+                          f"{b['boxable']:.2f}" for b in bins) + " |"]
+        lines += ["",
                   f"Of its boxes {boxes['hit']:.0%} match a word, {boxes['partial']:.0%} "
                   f"overlap one by IoU 0.1-0.5 (a fragment of a word or several words in one "
                   f"box) and {boxes['background']:.0%} are on background."]
@@ -145,8 +151,27 @@ def rec_heads_section() -> str:
     return "\n".join(lines)
 
 
+def det_postprocess_section() -> str:
+    data = _load("det_postprocess")
+    if not data:
+        return "_not measured yet: `python benchmarks/det_postprocess.py`_"
+    lines = [f"Measured {data['date']} with `{data['command'].strip()}`: the shipped detector "
+             f"at its card threshold ({data['threshold']}), H-mean on the first "
+             f"{data['train_images']} ic15 training images (where the setting is chosen) and on "
+             "validation.", "",
+             "| NMS IoU | merge | H-mean train | H-mean val |", "|---|---|---|---|"]
+    best = max(data["rows"], key=lambda r: r["train"]["hmean"])
+    for r in data["rows"]:
+        merge = f"weighted, IoU > {r['merge_iou']}" if r["merge_iou"] else "off (plain NMS)"
+        mark = "**" if r is best else ""
+        lines.append(f"| {r['nms_iou']} | {merge} | {mark}{r['train']['hmean']:.3f}{mark} | "
+                     f"{r['val']['hmean']:.3f} |")
+    return "\n".join(lines)
+
+
 SECTIONS = {"speed": speed_section, "accuracy": accuracy_section, "peers": peers_section,
-            "tracking": tracking_section, "rec_heads": rec_heads_section}
+            "tracking": tracking_section, "rec_heads": rec_heads_section,
+            "det_postprocess": det_postprocess_section}
 
 
 def render(readme: str) -> str:
@@ -161,10 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", action="store_true", help="run every benchmark first")
     args = p.parse_args(argv)
     if args.run:
-        from benchmarks import accuracy, peers, rec_heads, speed, video_tracking
+        from benchmarks import (
+            accuracy,
+            det_postprocess,
+            peers,
+            rec_heads,
+            speed,
+            video_tracking,
+        )
 
         speed.main([])
         rec_heads.main([])
+        det_postprocess.main([])
         accuracy.main([])
         video_tracking.main([])
         peers.main([])

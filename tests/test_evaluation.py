@@ -83,8 +83,18 @@ def test_breakdown_sorts_words_by_height_and_boxes_by_kind():
     scores = [[0.9, 0.8, 0.7, 0.9, 0.1]]  # the last is under the threshold: not counted
     out = detection_breakdown(preds, scores, gts, 0.5, bins=(0, 20, 10_000))
     assert [(b["words"], b["recall"]) for b in out["recall_by_height"]] == [(1, 1.0), (1, 0.0)]
+    assert [(b["tilted"], b["boxable"]) for b in out["recall_by_height"]] == [(0, 1), (0, 1)]
     # Counted boxes: one hit, one fragment, one on background (the don't-care one is dropped).
     assert out["boxes"] == pytest.approx({"hit": 1 / 3, "partial": 1 / 3, "background": 1 / 3})
+
+
+def test_breakdown_counts_tilted_words_that_no_axis_aligned_box_can_match():
+    level = [[0, 0], [100, 0], [100, 30], [0, 30]]
+    tilted = [[150, 150], [250, 50], [262, 62], [162, 162]]  # 45 degrees, thin: box IoU ~0.2
+    gts = [[(level, "a", False), (tilted, "b", False)]]
+    out = detection_breakdown([[]], [[]], gts, 0.5, bins=(0, 50, 10_000))
+    assert [(b["words"], b["tilted"], b["boxable"]) for b in out["recall_by_height"]] == \
+        [(1, 0.0, 1.0), (1, 1.0, 0.0)]
 
 
 def test_eval_det_fixture_curve_ceiling_and_plot(tiny_models, tmp_path, capsys):

@@ -50,6 +50,27 @@ def test_nms_matches_reference(seed):
         assert got.tolist() == ref.tolist()
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_box_merge_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    boxes, scores = _random_boxes(rng, 300)
+    keep = kernels.nms_kernel(boxes, scores, 0.45, 200)
+    for iou in (0.3, 0.5, 0.8):
+        np.testing.assert_allclose(kernels.merge_boxes_kernel(boxes, scores, keep, iou),
+                                   kernels.merge_boxes_reference(boxes, scores, keep, iou),
+                                   rtol=1e-5, atol=1e-3)
+
+
+def test_box_merge_averages_a_cluster_by_score_and_leaves_a_lone_box():
+    boxes = np.array([[0, 0, 100, 20], [4, 0, 104, 20], [300, 300, 340, 320]], np.float32)
+    scores = np.array([0.9, 0.3, 0.8], np.float32)
+    keep = kernels.nms_kernel(boxes, scores, 0.45, 10)
+    assert keep.tolist() == [0, 2]
+    merged = kernels.merge_boxes_kernel(boxes, scores, keep, 0.5)
+    np.testing.assert_allclose(merged[0], [1, 0, 101, 20], atol=1e-4)  # (0*0.9 + 4*0.3) / 1.2
+    np.testing.assert_array_equal(merged[1], boxes[2])
+
+
 def test_yolo_decode_matches_reference(rng):
     raw = rng.normal(0, 2, (12, 16, 3, 5)).astype(np.float32)
     anchors = np.array([[10, 5], [30, 10], [60, 20]], np.float32)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engocr.errors import ModelError
+from engocr.realtime.kernels import BOX_MERGE_IOU
 
 CARD_VERSION = 1
 
@@ -28,6 +29,7 @@ class ModelCard:
     anchors: list = field(default_factory=list)  # (scales, anchors, 2) in input pixels
     score_threshold: float = 0.3
     iou_threshold: float = 0.45
+    box_merge_iou: float = BOX_MERGE_IOU  # weighted NMS (see kernels.merge_boxes_kernel); 0: off
     # > 0: a free-size detector, run at each frame's own aspect with this longest side
     # (input_width x input_height is then its nominal size); 0: always input_width x height.
     max_side: int = 0

@@ -39,27 +39,41 @@ class TextDetector:
                  ) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (n, 4: x1 y1 x2 y2, frame pixels, clipped) and scores, best first."""
         t0 = time.perf_counter()
-        inp, scale, dx, dy = letterbox(frame, *self.input_size(frame.shape))
-        x = inp[None].astype(np.float32)
+        x, placement = self.preprocess(frame)
         t1 = time.perf_counter()
-        outs = self.engine.run(x)
+        raws = self.infer(x)
         t2 = time.perf_counter()
-        raws = []
-        n_anchors = self.anchors.shape[1]
-        for i in self.order:
-            o = outs[i][0]
-            raws.append(o.reshape(o.shape[0], o.shape[1], n_anchors, 5))
-        boxes, scores = yolo_postprocess(raws, self.anchors, self.strides, self.score_threshold,
-                                         self.card.iou_threshold, xy_scale=self.card.xy_scale)
-        boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
-        h, w = frame.shape[:2]
-        boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
-        valid = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
+        boxes, scores = self.postprocess(raws, placement, frame.shape)
         t3 = time.perf_counter()
         if timings is not None:
             timings["det_pre"] = timings.get("det_pre", 0) + (t1 - t0) * 1000
             timings["detect"] = timings.get("detect", 0) + (t2 - t1) * 1000
             timings["nms"] = timings.get("nms", 0) + (t3 - t2) * 1000
+        return boxes, scores
+
+    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, int, int]]:
+        """The model input (1, h, w, 3) and where the frame sits in it (scale, dx, dy)."""
+        inp, scale, dx, dy = letterbox(frame, *self.input_size(frame.shape))
+        return inp[None].astype(np.float32), (scale, dx, dy)
+
+    def infer(self, x: np.ndarray) -> list[np.ndarray]:
+        """Raw head outputs, finest grid first, each (grid_h, grid_w, anchors, 5)."""
+        outs = self.engine.run(x)
+        n_anchors = self.anchors.shape[1]
+        return [outs[i][0].reshape(outs[i].shape[1], outs[i].shape[2], n_anchors, 5)
+                for i in self.order]
+
+    def postprocess(self, raws: list[np.ndarray], placement: tuple[float, int, int],
+                    frame_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Decode + NMS (+ weighted merge) with the card's settings, back to frame pixels."""
+        boxes, scores = yolo_postprocess(raws, self.anchors, self.strides, self.score_threshold,
+                                         self.card.iou_threshold, xy_scale=self.card.xy_scale,
+                                         merge_iou=self.card.box_merge_iou)
+        scale, dx, dy = placement
+        boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
+        h, w = frame_shape[:2]
+        boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
+        valid = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
         return boxes[valid], scores[valid]
 
     def input_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:

@@ -225,6 +225,9 @@ def _print_breakdown(breakdown: dict) -> None:
     print("  recall by word height (frame pixels):  " + "  ".join(
         f"{b['min']}-{b['max'] if b['max'] < 10_000 else ''}: {b['recall']:.2f} ({b['words']})"
         for b in breakdown["recall_by_height"]))
+    print("  tilted > 15 deg / matchable by a box:  " + "  ".join(
+        f"{b['min']}-{b['max'] if b['max'] < 10_000 else ''}: {b['tilted']:.2f} / "
+        f"{b['boxable']:.2f}" for b in breakdown["recall_by_height"]))
     boxes = breakdown["boxes"]
     print(f"  boxes: {boxes['hit']:.0%} match a word, {boxes['partial']:.0%} partly overlap "
           f"one (fragment or merge), {boxes['background']:.0%} on background")

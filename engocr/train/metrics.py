@@ -125,17 +125,23 @@ def detection_sweep(predictions: list[list], scores: list, ground_truth: list[li
 
 
 HEIGHT_BINS = (0, 12, 20, 32, 48, 10_000)  # word height in frame pixels
+TILT_DEGREES = 15  # a word whose top edge slopes more than this counts as tilted
 
 
 def detection_breakdown(predictions: list[list], scores: list, ground_truth: list[list],
                         threshold: float, bins=HEIGHT_BINS) -> dict:
     """Where a detector fails at one threshold: recall per word height (bounding-box height of
-    each readable quad, frame pixels), and what its unmatched boxes are (`partial`: overlaps
-    a readable word by IoU 0.1-0.5, a fragment or a merge; `background`: overlaps none).
-    Arguments as in `detection_sweep`."""
+    each readable quad, frame pixels), with each height's share of tilted words (top edge over
+    TILT_DEGREES) and of words an axis-aligned box can match at all (its own bounding box at
+    IoU > 0.5); and what the unmatched boxes are (`partial`: overlaps a readable word by IoU
+    0.1-0.5, a fragment or a merge; `background`: overlaps none). Arguments as in
+    `detection_sweep`."""
     import numpy as np
 
+    from engocr.geometry import box_to_quad
+
     found, total = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
+    tilted, boxable = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
     hits = partial = background = 0
     for preds, image_scores, gts in zip(predictions, scores, ground_truth):
         matcher = ImageMatcher(preds, [g[0] for g in gts], [g[2] for g in gts])
@@ -148,6 +154,10 @@ def detection_breakdown(predictions: list[list], scores: list, ground_truth: lis
             k = min(max(k, 0), len(total) - 1)
             total[k] += 1
             found[k] += g in matched
+            dx, dy = quad[1] - quad[0]
+            tilted[k] += abs(np.degrees(np.arctan2(dy, dx))) > TILT_DEGREES
+            bounds = box_to_quad([*quad.min(0), *quad.max(0)])
+            boxable[k] += polygon_iou(bounds, gts[g][0]) > 0.5
         used = {p for p, _ in matches}
         hits += len(used)
         for p in sorted(set(matcher.counted) & keep - used):
@@ -157,7 +167,9 @@ def detection_breakdown(predictions: list[list], scores: list, ground_truth: lis
     n = max(hits + partial + background, 1)
     return {
         "recall_by_height": [{"min": bins[k], "max": bins[k + 1], "words": int(total[k]),
-                              "recall": float(found[k] / total[k]) if total[k] else 0.0}
+                              "recall": float(found[k] / total[k]) if total[k] else 0.0,
+                              "tilted": float(tilted[k] / total[k]) if total[k] else 0.0,
+                              "boxable": float(boxable[k] / total[k]) if total[k] else 0.0}
                              for k in range(len(total))],
         "boxes": {"hit": hits / n, "partial": partial / n, "background": background / n},
     }
