@@ -36,11 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         DEFAULT_THRESHOLDS,
         axis_aligned_ceiling,
         best_threshold,
+        curve_from,
+        detections_by_threshold,
         evaluate_recognizer,
-        run_detector,
         tflite_detector,
     )
-    from engocr.train.metrics import detection_breakdown, detection_sweep
+    from engocr.train.metrics import detection_breakdown
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--det-model", type=Path, default=None)
@@ -56,10 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     reader = Reader(args.det_model, args.rec_model)
     scenes = ic15_split(load_scene_json(root / "ic15_train"), "val")
     e2e = end_to_end(reader, scenes)
-    found = run_detector(tflite_detector(args.det_model or DEFAULT_DETECTOR), scenes)
-    curve = detection_sweep(*found, DEFAULT_THRESHOLDS)
+    card_threshold = reader.detector.score_threshold
+    found = detections_by_threshold(tflite_detector(args.det_model or DEFAULT_DETECTOR), scenes,
+                                    sorted({*DEFAULT_THRESHOLDS, card_threshold}))
+    curve = curve_from(found)
     best = best_threshold(curve)
-    breakdown = detection_breakdown(*found, reader.detector.score_threshold)
+    breakdown = detection_breakdown(*found[card_threshold], card_threshold)
     ceiling = axis_aligned_ceiling(scenes)
     pr_curves({"shipped detector": curve}, args.plot)
     rec = evaluate_recognizer(["iiit5k_test", "svt_test", "ic15_val"],

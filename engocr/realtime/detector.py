@@ -64,23 +64,36 @@ class TextDetector:
                 for i in self.order]
 
     def postprocess(self, raws: list[np.ndarray], placement: tuple[float, int, int],
-                    frame_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """Decode + NMS (+ weighted merge) with the card's settings, back to frame pixels."""
-        boxes, scores = yolo_postprocess(raws, self.anchors, self.strides, self.score_threshold,
-                                         self.card.iou_threshold, xy_scale=self.card.xy_scale,
-                                         merge_iou=self.card.box_merge_iou)
-        scale, dx, dy = placement
-        boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
-        h, w = frame_shape[:2]
-        boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
-        valid = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
-        return boxes[valid], scores[valid]
+                    frame_shape: tuple[int, ...], threshold: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Decode + NMS (+ weighted merge) with the card's settings, back to frame pixels; at
+        the detector's score threshold unless `threshold` is given."""
+        return decode_to_frame(raws, placement, frame_shape, self.anchors, self.strides,
+                               self.score_threshold if threshold is None else threshold,
+                               self.card.iou_threshold, self.card.xy_scale,
+                               self.card.box_merge_iou)
 
     def input_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
         """(w, h) the frame is fed at: its own aspect for a free-size model, else the card's."""
         if not self.free_size:
             return self.size
         return detector_input_size(frame_shape[1], frame_shape[0], self.max_side)
+
+
+def decode_to_frame(raws: list[np.ndarray], placement: tuple[float, int, int],
+                    frame_shape: tuple[int, ...], anchors: np.ndarray, strides: list[float],
+                    threshold: float, iou_threshold: float, xy_scale: float, merge_iou: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Raw head outputs of one letterboxed frame to boxes in frame pixels (clipped, at least
+    2 px a side) and scores; shared by the runtime and the Keras evaluator."""
+    boxes, scores = yolo_postprocess(raws, anchors, strides, threshold, iou_threshold,
+                                     xy_scale=xy_scale, merge_iou=merge_iou)
+    scale, dx, dy = placement
+    boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
+    h, w = frame_shape[:2]
+    boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
+    valid = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
+    return boxes[valid], scores[valid]
 
 
 def check_detector(engine: TFLiteEngine, card: ModelCard) -> None:

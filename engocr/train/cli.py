@@ -180,12 +180,13 @@ def _eval_det(args: argparse.Namespace) -> int:
         DEFAULT_THRESHOLDS,
         axis_aligned_ceiling,
         best_threshold,
+        curve_from,
+        detections_by_threshold,
         ic15_val_scenes,
         keras_detector,
-        run_detector,
         tflite_detector,
     )
-    from engocr.train.metrics import detection_breakdown, detection_sweep
+    from engocr.train.metrics import detection_breakdown
 
     try:
         scenes = ic15_val_scenes(args.data, args.limit)
@@ -201,8 +202,8 @@ def _eval_det(args: argparse.Namespace) -> int:
         detectors[f"tflite {model.name}"] = tflite_detector(model)
     curves = {}
     for name, detect in detectors.items():
-        found = run_detector(detect, scenes)
-        curves[name] = curve = detection_sweep(*found, DEFAULT_THRESHOLDS)
+        found = detections_by_threshold(detect, scenes, DEFAULT_THRESHOLDS)
+        curves[name] = curve = curve_from(found)
         print(f"{name}: ic15 val ({len(scenes)} images)")
         print("  threshold  precision  recall  hmean")
         for t in sorted(curve):
@@ -210,7 +211,7 @@ def _eval_det(args: argparse.Namespace) -> int:
                   f"  {curve[t]['hmean']:.4f}")
         best = best_threshold(curve)
         print(f"  best: threshold {best:.2f}  H {curve[best]['hmean']:.4f}")
-        _print_breakdown(detection_breakdown(*found, best))
+        _print_breakdown(detection_breakdown(*found[best], best))
     ceiling = axis_aligned_ceiling(scenes)
     print(f"axis-aligned ceiling (every readable word's bounding box): "
           f"P {ceiling['precision']:.4f}  R {ceiling['recall']:.4f}  H {ceiling['hmean']:.4f}")

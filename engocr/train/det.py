@@ -19,8 +19,6 @@ from engocr.models.yolo_mobilenet import (  # noqa: E402
     build_detector,
     set_backbone_trainable,
 )
-from engocr.preprocess import detector_input_size, letterbox  # noqa: E402
-from engocr.realtime.kernels import yolo_postprocess  # noqa: E402
 from engocr.train import det_data  # noqa: E402
 from engocr.train.data.importers import ic15_split, load_scene_json  # noqa: E402
 from engocr.train.data.paths import data_root  # noqa: E402
@@ -146,27 +144,6 @@ def compute_anchors(config: DetectorConfig, data: str | None, n_synth: int = 200
                  for i in range(0, len(anchors), 3))
 
 
-def detect_keras(model, config: DetectorConfig, images: list[np.ndarray], threshold: float,
-                 fn=None, max_side: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Boxes (original pixels) and scores for each BGR image, through the Keras model: at the
-    config's size, or (`max_side`, a free-size model) at each image's own aspect as the
-    runtime feeds it."""
-    fn = fn or tf.function(lambda x: model(x, training=False))
-    results = []
-    for image in images:
-        size = detector_input_size(image.shape[1], image.shape[0], max_side) if max_side \
-            else (config.width, config.height)
-        inp, scale, dx, dy = letterbox(image, *size)
-        outs = [o.numpy()[0] for o in fn(tf.constant(inp[None], tf.float32))]
-        outs = [o.reshape(o.shape[0], o.shape[1], -1, 5) for o in outs]
-        boxes, scores = yolo_postprocess(outs, np.array(config.anchors, np.float32),
-                                         list(config.strides), threshold,
-                                         xy_scale=config.xy_scale)
-        boxes = (boxes - [dx, dy, dx, dy]) / scale
-        results.append((boxes, scores))
-    return results
-
-
 def recalibrate_batchnorm(model, batches, momentum: float = 0.8) -> None:
     """Re-estimate every BatchNorm's moving statistics from forward passes in training mode
     (no weight update). In a short from-scratch run the weights move faster than the moving
@@ -264,12 +241,12 @@ class DetTrainer(PhasedTrainer):
     def evaluate(self) -> dict:
         """P/R/H on ic15 validation and synthetic validation, each at its best score threshold
         (a fixed threshold would favour checkpoints whose scores happen to sit near it)."""
-        from engocr.train.evaluate import best_threshold, detection_curve, keras_detect_fn
+        from engocr.train.evaluate import KerasDetector, best_threshold, detection_curve
 
         phase = self.recipe[min(self.state.phase, len(self.recipe) - 1)]
         recalibrate_batchnorm(self.model, (self.next_batch(phase)[0] for _ in range(30)))
         self.eval_model.set_weights(self.model.get_weights())
-        detect = keras_detect_fn(self.eval_model, self.config, EVAL_THRESHOLDS[0])
+        detect = KerasDetector(self.eval_model, self.config)
         scores = {}
         for name, scenes in (("ic15_val", self.val), ("synth_val", self.synth_val)):
             if scenes:

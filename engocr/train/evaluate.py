@@ -8,6 +8,9 @@ import numpy as np
 
 from engocr.charset import CHARSET
 from engocr.geometry import box_to_quad
+from engocr.preprocess import detector_input_size, letterbox
+from engocr.realtime.card import ModelCard
+from engocr.realtime.detector import decode_to_frame
 from engocr.realtime.kernels import ctc_greedy_decode
 from engocr.train import rec_data
 from engocr.train.data.importers import ic15_split, load_scene_json
@@ -76,30 +79,55 @@ def ic15_val_scenes(data: Path | None = None, limit: int | None = None):
     return scenes[:limit] if limit else scenes
 
 
+class KerasDetector:
+    """A training run's Keras detector behind the runtime detector's interface (preprocess /
+    infer / postprocess, same decode, NMS and merge): at the config's size, or with `max_side`
+    (a free-size build) at each image's own aspect as the runtime feeds it."""
+
+    def __init__(self, model, config, max_side: int = 0, score_threshold: float = 0.05) -> None:
+        import tensorflow as tf
+
+        self.model, self.config, self.max_side = model, config, max_side
+        self.score_threshold = score_threshold
+        self.anchors = np.array(config.anchors, np.float32)
+        self.strides = [float(s) for s in config.strides]
+        self.card = ModelCard(kind="detector", input_width=config.width,
+                              input_height=config.height, input_channels=3,
+                              xy_scale=config.xy_scale)  # the runtime's NMS and merge defaults
+        self._fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x, placement = self.preprocess(frame)
+        return self.postprocess(self.infer(x), placement, frame.shape)
+
+    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, int, int]]:
+        size = detector_input_size(frame.shape[1], frame.shape[0], self.max_side) \
+            if self.max_side else (self.config.width, self.config.height)
+        inp, scale, dx, dy = letterbox(frame, *size)
+        return inp[None].astype(np.float32), (scale, dx, dy)
+
+    def infer(self, x: np.ndarray) -> list[np.ndarray]:
+        outs = [o.numpy()[0] for o in self._fn(x)]
+        return [o.reshape(o.shape[0], o.shape[1], -1, 5) for o in outs]
+
+    def postprocess(self, raws, placement, frame_shape, threshold: float | None = None):
+        return decode_to_frame(raws, placement, frame_shape, self.anchors, self.strides,
+                               self.score_threshold if threshold is None else threshold,
+                               self.card.iou_threshold, self.card.xy_scale,
+                               self.card.box_merge_iou)
+
+
 def keras_detector(run: Path, weights: str = "best", threshold: float = 0.05,
-                   max_side: int = 0):
-    """`detect(image) -> (boxes, scores)` through a training run's Keras weights: at the run's
-    export size, or with `max_side` at each image's own aspect (as a free-size export runs)."""
+                   max_side: int = 0) -> KerasDetector:
+    """The detector of a training run's Keras weights (see `KerasDetector`)."""
     from engocr.train.det import load_model
 
     model, config = load_model(run, weights, free_size=bool(max_side))
-    return keras_detect_fn(model, config, threshold, max_side)
-
-
-def keras_detect_fn(model, config, threshold: float = 0.05, max_side: int = 0):
-    """`detect(image) -> (boxes, scores)` through a Keras detector already in memory (a
-    free-size build when `max_side` is given), traced once for all images."""
-    import tensorflow as tf
-
-    from engocr.train.det import detect_keras
-
-    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    return lambda image: detect_keras(model, config, [image], threshold, fn, max_side)[0]
+    return KerasDetector(model, config, max_side, threshold)
 
 
 def tflite_detector(path: Path, threads: int | None = None, threshold: float = 0.05):
-    """`detect(image) -> (boxes, scores)` through an exported detector, as the runtime runs
-    it (its own letterbox, numba decode and NMS)."""
+    """An exported detector as the runtime runs it (its own letterbox, numba decode and NMS)."""
     from engocr.realtime.detector import TextDetector
     from engocr.realtime.reader import load_model
 
@@ -108,20 +136,38 @@ def tflite_detector(path: Path, threads: int | None = None, threshold: float = 0
 
 
 def run_detector(detect, scenes) -> tuple[list, list, list]:
-    """(predicted quads, their scores, ground truth) per scene, for the sweeps below."""
-    boxes, scores = [], []
+    """(predicted quads, their scores, ground truth) per scene at the detector's threshold."""
+    return detections_by_threshold(detect, scenes, [detect.score_threshold])[
+        detect.score_threshold]
+
+
+def detections_by_threshold(detector, scenes, thresholds) -> dict[float, tuple]:
+    """`run_detector`'s output at each score threshold. The model runs once per scene; decode,
+    NMS and merge run per threshold, as the runtime would at that threshold (the weighted
+    merge averages only candidates above it, so filtering one low-threshold run by score
+    would not give the same boxes)."""
+    found = {t: ([], []) for t in thresholds}
     for scene in scenes:
-        found_boxes, found_scores = detect(scene.load())
-        boxes.append([box_to_quad(b) for b in found_boxes])
-        scores.append(list(found_scores))
+        image = scene.load()
+        x, placement = detector.preprocess(image)
+        raws = detector.infer(x)
+        for t in thresholds:
+            boxes, scores = detector.postprocess(raws, placement, image.shape, t)
+            found[t][0].append([box_to_quad(b) for b in boxes])
+            found[t][1].append(list(scores))
         scene.release()
     gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
-    return boxes, scores, gts
+    return {t: (boxes, scores, gts) for t, (boxes, scores) in found.items()}
 
 
-def detection_curve(detect, scenes, thresholds=DEFAULT_THRESHOLDS) -> dict[float, dict]:
-    """P/R/H at each score threshold: the detector runs once per scene at the lowest one."""
-    return detection_sweep(*run_detector(detect, scenes), thresholds)
+def detection_curve(detector, scenes, thresholds=DEFAULT_THRESHOLDS) -> dict[float, dict]:
+    """P/R/H at each score threshold (see `detections_by_threshold`)."""
+    return curve_from(detections_by_threshold(detector, scenes, thresholds))
+
+
+def curve_from(found: dict[float, tuple]) -> dict[float, dict]:
+    """P/R/H per threshold from `detections_by_threshold`'s output."""
+    return {t: detection_sweep(*f, [t])[t] for t, f in found.items()}
 
 
 def best_threshold(curve: dict[float, dict]) -> float:
