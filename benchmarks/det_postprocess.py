@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"best on training images: NMS IoU {best['nms_iou']}, merge IoU {best['merge_iou']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "date": datetime.date.today().isoformat(), "model": str(args.model),
+        "date": datetime.date.today().isoformat(), "model": args.model.name,
         "threshold": threshold, "train_images": len(splits["train"]), "rows": rows,
         "command": "python benchmarks/det_postprocess.py " + " ".join(argv or sys.argv[1:])},
         indent=1))
