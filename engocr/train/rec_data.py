@@ -101,12 +101,22 @@ def synth_stream(seed: int, start: int, height: int, width: int, time_steps: int
 
 
 def augment_real(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Light augmentation of an already-prepared real crop: contrast, blur, noise, inversion."""
+    """Light augmentation of an already-prepared real crop: geometry (half the time: a small
+    scale, shift, shear and rotation, as a detector's box around the word would vary), then
+    contrast, blur, noise, inversion."""
+    import cv2
+
     out = image.astype(np.float32)
+    if rng.random() < 0.5:
+        h, w = out.shape
+        angle, scale = rng.uniform(-3, 3), rng.uniform(0.88, 1.04)
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+        matrix[0, 1] += rng.uniform(-0.15, 0.15)  # shear: slanted strokes
+        matrix[:, 2] += (rng.uniform(-3, 3), rng.uniform(-1.5, 1.5))
+        out = cv2.warpAffine(out, matrix, (w, h), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
     out = (out - out.mean()) * rng.uniform(0.6, 1.3) + out.mean() + rng.uniform(-30, 30)
     if rng.random() < 0.2:
-        import cv2
-
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.0))
     if rng.random() < 0.3:
         out += rng.normal(0, rng.uniform(2, 10), out.shape)
