@@ -19,36 +19,11 @@ NMS_IOUS = (0.3, 0.45, 0.6)
 MERGE_IOUS = (0.0, 0.5, 0.65)
 
 
-def raw_outputs(detector, scenes) -> list[tuple]:
-    """(raw head outputs, letterbox placement, frame shape, ground truth) per scene."""
-    out = []
-    for scene in scenes:
-        image = scene.load()
-        x, placement = detector.preprocess(image)
-        out.append((detector.infer(x), placement, image.shape,
-                    [(w.quad, w.text, w.ignore) for w in scene.words]))
-        scene.release()
-    return out
-
-
-def score(detector, cached, threshold: float) -> dict:
-    from engocr.geometry import box_to_quad
-    from engocr.train.metrics import detection_sweep
-
-    boxes, scores, gts = [], [], []
-    for raws, placement, shape, gt in cached:
-        b, s = detector.postprocess(raws, placement, shape)
-        boxes.append([box_to_quad(x) for x in b])
-        scores.append(list(s))
-        gts.append(gt)
-    return detection_sweep(boxes, scores, gts, [threshold])[threshold]
-
-
 def main(argv: list[str] | None = None) -> int:
     from engocr.export.pipeline import ic15_split_train
     from engocr.realtime.detector import TextDetector
     from engocr.realtime.reader import DEFAULT_DETECTOR, load_model
-    from engocr.train.evaluate import ic15_val_scenes
+    from engocr.train.evaluate import curve_from, decode_cached, ic15_val_scenes, raw_outputs
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", type=Path, default=DEFAULT_DETECTOR)
@@ -59,15 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     engine, card = load_model(args.model, 2)
     detector = TextDetector(engine, card)
     threshold = detector.score_threshold
-    splits = {"train": raw_outputs(detector, ic15_split_train(args.data)[:args.train]),
-              "val": raw_outputs(detector, ic15_val_scenes(args.data))}
+    scenes = {"train": ic15_split_train(args.data)[:args.train],
+              "val": ic15_val_scenes(args.data)}
+    cached = {name: raw_outputs(detector, s) for name, s in scenes.items()}
     rows = []
     for nms_iou in NMS_IOUS:
         for merge_iou in MERGE_IOUS:
             card.iou_threshold, card.box_merge_iou = nms_iou, merge_iou
             row = {"nms_iou": nms_iou, "merge_iou": merge_iou}
-            for name, cached in splits.items():
-                row[name] = {k: round(v, 4) for k, v in score(detector, cached, threshold).items()}
+            for name in scenes:
+                found = decode_cached(detector, cached[name], scenes[name], threshold)
+                row[name] = {k: round(v, 4) for k, v in curve_from({threshold: found})[
+                    threshold].items()}
             rows.append(row)
             print(json.dumps(row), flush=True)
     best = max(rows, key=lambda r: r["train"]["hmean"])
@@ -75,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "date": datetime.date.today().isoformat(), "model": args.model.name,
-        "threshold": threshold, "train_images": len(splits["train"]), "rows": rows,
+        "threshold": threshold, "train_images": len(scenes["train"]), "rows": rows,
         "command": "python benchmarks/det_postprocess.py " + " ".join(argv or sys.argv[1:])},
         indent=1))
     return 0

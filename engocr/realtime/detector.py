@@ -14,26 +14,15 @@ from engocr.realtime.engine import TFLiteEngine
 from engocr.realtime.kernels import yolo_postprocess
 
 
-class TextDetector:
-    """Finds word boxes in BGR frames."""
+class YoloPredictor:
+    """preprocess -> infer -> postprocess for a YOLO text detector. Subclasses give the first
+    two (the model backend) and set `anchors`, `strides`, `score_threshold` and `card` (NMS
+    and merge settings); decoding is shared, so every backend yields the runtime's boxes."""
 
-    def __init__(self, engine: TFLiteEngine, card: ModelCard,
-                 score_threshold: float | None = None, max_side: int | None = None) -> None:
-        self.max_side = max_side or card.max_side
-        self.free_size = bool(getattr(engine, "free_size", False) and self.max_side)
-        if self.free_size:
-            engine.resize_input((1, card.input_height, card.input_width, 3))
-        check_detector(engine, card)
-        self.engine, self.card = engine, card
-        self.size = (card.input_width, card.input_height)
-        self.anchors = np.asarray(card.anchors, np.float32)
-        self.strides = [float(s) for s in card.strides]
-        self.score_threshold = card.score_threshold if score_threshold is None \
-            else score_threshold
-        # Outputs ordered finest grid first, to line up with strides (tensor order is not the
-        # Keras order in TFLite files).
-        self.order = sorted(range(len(engine.outputs)),
-                            key=lambda i: -engine.output_shapes[i][1])
+    anchors: np.ndarray
+    strides: list[float]
+    score_threshold: float
+    card: ModelCard
 
     def __call__(self, frame: np.ndarray, timings: dict | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -53,47 +42,66 @@ class TextDetector:
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, int, int]]:
         """The model input (1, h, w, 3) and where the frame sits in it (scale, dx, dy)."""
-        inp, scale, dx, dy = letterbox(frame, *self.input_size(frame.shape))
-        return inp[None].astype(np.float32), (scale, dx, dy)
+        raise NotImplementedError
 
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
         """Raw head outputs, finest grid first, each (grid_h, grid_w, anchors, 5)."""
-        outs = self.engine.run(x)
-        n_anchors = self.anchors.shape[1]
-        return [outs[i][0].reshape(outs[i].shape[1], outs[i].shape[2], n_anchors, 5)
-                for i in self.order]
+        raise NotImplementedError
 
     def postprocess(self, raws: list[np.ndarray], placement: tuple[float, int, int],
                     frame_shape: tuple[int, ...], threshold: float | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
-        """Decode + NMS (+ weighted merge) with the card's settings, back to frame pixels; at
-        the detector's score threshold unless `threshold` is given."""
-        return decode_to_frame(raws, placement, frame_shape, self.anchors, self.strides,
-                               self.score_threshold if threshold is None else threshold,
-                               self.card.iou_threshold, self.card.xy_scale,
-                               self.card.box_merge_iou)
+        """Decode + NMS (+ weighted merge) with the card's settings, back to frame pixels
+        (clipped, at least 2 px a side); at the detector's score threshold unless `threshold`
+        is given."""
+        boxes, scores = yolo_postprocess(
+            raws, self.anchors, self.strides,
+            self.score_threshold if threshold is None else threshold, self.card.iou_threshold,
+            xy_scale=self.card.xy_scale, merge_iou=self.card.box_merge_iou)
+        scale, dx, dy = placement
+        boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
+        h, w = frame_shape[:2]
+        boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
+        valid = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
+        return boxes[valid], scores[valid]
+
+
+class TextDetector(YoloPredictor):
+    """Finds word boxes in BGR frames with an exported (TFLite) detector."""
+
+    def __init__(self, engine: TFLiteEngine, card: ModelCard,
+                 score_threshold: float | None = None, max_side: int | None = None) -> None:
+        self.max_side = max_side or card.max_side
+        self.free_size = bool(getattr(engine, "free_size", False) and self.max_side)
+        if self.free_size:
+            engine.resize_input((1, card.input_height, card.input_width, 3))
+        check_detector(engine, card)
+        self.engine, self.card = engine, card
+        self.size = (card.input_width, card.input_height)
+        self.anchors = np.asarray(card.anchors, np.float32)
+        self.strides = [float(s) for s in card.strides]
+        self.score_threshold = card.score_threshold if score_threshold is None \
+            else score_threshold
+        # Outputs ordered finest grid first, to line up with strides (tensor order is not the
+        # Keras order in TFLite files).
+        self.order = sorted(range(len(engine.outputs)),
+                            key=lambda i: -engine.output_shapes[i][1])
+
+    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, int, int]]:
+        inp, scale, dx, dy = letterbox(frame, *self.input_size(frame.shape))
+        return inp[None].astype(np.float32), (scale, dx, dy)
+
+    def infer(self, x: np.ndarray) -> list[np.ndarray]:
+        outs = self.engine.run(x)
+        n_anchors = self.anchors.shape[1]
+        return [outs[i][0].reshape(outs[i].shape[1], outs[i].shape[2], n_anchors, 5)
+                for i in self.order]
 
     def input_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
         """(w, h) the frame is fed at: its own aspect for a free-size model, else the card's."""
         if not self.free_size:
             return self.size
         return detector_input_size(frame_shape[1], frame_shape[0], self.max_side)
-
-
-def decode_to_frame(raws: list[np.ndarray], placement: tuple[float, int, int],
-                    frame_shape: tuple[int, ...], anchors: np.ndarray, strides: list[float],
-                    threshold: float, iou_threshold: float, xy_scale: float, merge_iou: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Raw head outputs of one letterboxed frame to boxes in frame pixels (clipped, at least
-    2 px a side) and scores; shared by the runtime and the Keras evaluator."""
-    boxes, scores = yolo_postprocess(raws, anchors, strides, threshold, iou_threshold,
-                                     xy_scale=xy_scale, merge_iou=merge_iou)
-    scale, dx, dy = placement
-    boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
-    h, w = frame_shape[:2]
-    boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
-    valid = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
-    return boxes[valid], scores[valid]
 
 
 def check_detector(engine: TFLiteEngine, card: ModelCard) -> None:

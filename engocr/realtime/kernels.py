@@ -186,13 +186,13 @@ def merge_boxes_reference(boxes: np.ndarray, scores: np.ndarray, keep: np.ndarra
                           iou_threshold: float) -> np.ndarray:
     """Plain numpy weighted merge the kernel must equal."""
     merged = boxes[keep].astype(np.float64)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     for k, i in enumerate(keep):
         xx1 = np.maximum(boxes[i, 0], boxes[:, 0])
         yy1 = np.maximum(boxes[i, 1], boxes[:, 1])
         xx2 = np.minimum(boxes[i, 2], boxes[:, 2])
         yy2 = np.minimum(boxes[i, 3], boxes[:, 3])
         inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
-        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         iou = inter / np.maximum(areas[i] + areas - inter, 1e-12)
         member = iou > iou_threshold
         member[i] = True

@@ -10,7 +10,7 @@ from engocr.charset import CHARSET
 from engocr.geometry import box_to_quad
 from engocr.preprocess import detector_input_size, letterbox
 from engocr.realtime.card import ModelCard
-from engocr.realtime.detector import decode_to_frame
+from engocr.realtime.detector import YoloPredictor
 from engocr.realtime.kernels import ctc_greedy_decode
 from engocr.train import rec_data
 from engocr.train.data.importers import ic15_split, load_scene_json
@@ -79,7 +79,7 @@ def ic15_val_scenes(data: Path | None = None, limit: int | None = None):
     return scenes[:limit] if limit else scenes
 
 
-class KerasDetector:
+class KerasDetector(YoloPredictor):
     """A training run's Keras detector behind the runtime detector's interface (preprocess /
     infer / postprocess, same decode, NMS and merge): at the config's size, or with `max_side`
     (a free-size build) at each image's own aspect as the runtime feeds it."""
@@ -96,10 +96,6 @@ class KerasDetector:
                               xy_scale=config.xy_scale)  # the runtime's NMS and merge defaults
         self._fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
-    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x, placement = self.preprocess(frame)
-        return self.postprocess(self.infer(x), placement, frame.shape)
-
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, int, int]]:
         size = detector_input_size(frame.shape[1], frame.shape[0], self.max_side) \
             if self.max_side else (self.config.width, self.config.height)
@@ -109,12 +105,6 @@ class KerasDetector:
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
         outs = [o.numpy()[0] for o in self._fn(x)]
         return [o.reshape(o.shape[0], o.shape[1], -1, 5) for o in outs]
-
-    def postprocess(self, raws, placement, frame_shape, threshold: float | None = None):
-        return decode_to_frame(raws, placement, frame_shape, self.anchors, self.strides,
-                               self.score_threshold if threshold is None else threshold,
-                               self.card.iou_threshold, self.card.xy_scale,
-                               self.card.box_merge_iou)
 
 
 def keras_detector(run: Path, weights: str = "best", threshold: float = 0.05,
@@ -141,23 +131,39 @@ def run_detector(detect, scenes) -> tuple[list, list, list]:
         detect.score_threshold]
 
 
-def detections_by_threshold(detector, scenes, thresholds) -> dict[float, tuple]:
+def raw_outputs(detector: YoloPredictor, scenes) -> list[tuple]:
+    """(raw head outputs, letterbox placement, frame shape) per scene: the model's share of
+    detection, run once so that decoding can vary (thresholds, NMS and merge settings)."""
+    cached = []
+    for scene in scenes:
+        image = scene.load()
+        x, placement = detector.preprocess(image)
+        cached.append((detector.infer(x), placement, image.shape))
+        scene.release()
+    return cached
+
+
+def decode_cached(detector: YoloPredictor, cached: list[tuple], scenes,
+                  threshold: float) -> tuple[list, list, list]:
+    """`run_detector`'s output from `raw_outputs`, decoded with the detector's current
+    settings at `threshold`."""
+    boxes, scores = [], []
+    for raws, placement, shape in cached:
+        found_boxes, found_scores = detector.postprocess(raws, placement, shape, threshold)
+        boxes.append([box_to_quad(b) for b in found_boxes])
+        scores.append(list(found_scores))
+    gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
+    return boxes, scores, gts
+
+
+def detections_by_threshold(detector: YoloPredictor, scenes, thresholds
+                            ) -> dict[float, tuple]:
     """`run_detector`'s output at each score threshold. The model runs once per scene; decode,
     NMS and merge run per threshold, as the runtime would at that threshold (the weighted
     merge averages only candidates above it, so filtering one low-threshold run by score
     would not give the same boxes)."""
-    found = {t: ([], []) for t in thresholds}
-    for scene in scenes:
-        image = scene.load()
-        x, placement = detector.preprocess(image)
-        raws = detector.infer(x)
-        for t in thresholds:
-            boxes, scores = detector.postprocess(raws, placement, image.shape, t)
-            found[t][0].append([box_to_quad(b) for b in boxes])
-            found[t][1].append(list(scores))
-        scene.release()
-    gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
-    return {t: (boxes, scores, gts) for t, (boxes, scores) in found.items()}
+    cached = raw_outputs(detector, scenes)
+    return {t: decode_cached(detector, cached, scenes, t) for t in thresholds}
 
 
 def detection_curve(detector, scenes, thresholds=DEFAULT_THRESHOLDS) -> dict[float, dict]:
