@@ -15,15 +15,12 @@ import json
 import sys
 from pathlib import Path
 
-NMS_IOUS = (0.3, 0.45, 0.6)
-MERGE_IOUS = (0.0, 0.5, 0.65)
-
 
 def main(argv: list[str] | None = None) -> int:
     from engocr.export.pipeline import ic15_split_train
     from engocr.realtime.detector import TextDetector
     from engocr.realtime.reader import DEFAULT_DETECTOR, load_model
-    from engocr.train.evaluate import curve_from, decode_cached, ic15_val_scenes, raw_outputs
+    from engocr.train.evaluate import ic15_val_scenes, postprocess_grid
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", type=Path, default=DEFAULT_DETECTOR)
@@ -31,23 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/det_postprocess.json"))
     args = p.parse_args(argv)
-    engine, card = load_model(args.model, 2)
-    detector = TextDetector(engine, card)
+    detector = TextDetector(*load_model(args.model, 2))
     threshold = detector.score_threshold
     scenes = {"train": ic15_split_train(args.data)[:args.train],
               "val": ic15_val_scenes(args.data)}
-    cached = {name: raw_outputs(detector, s) for name, s in scenes.items()}
-    rows = []
-    for nms_iou in NMS_IOUS:
-        for merge_iou in MERGE_IOUS:
-            card.iou_threshold, card.box_merge_iou = nms_iou, merge_iou
-            row = {"nms_iou": nms_iou, "merge_iou": merge_iou}
-            for name in scenes:
-                found = decode_cached(detector, cached[name], scenes[name], threshold)
-                row[name] = {k: round(v, 4) for k, v in curve_from({threshold: found})[
-                    threshold].items()}
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+    rows = postprocess_grid(detector, scenes, threshold)
+    for row in rows:
+        print(json.dumps(row))
     best = max(rows, key=lambda r: r["train"]["hmean"])
     print(f"best on training images: NMS IoU {best['nms_iou']}, merge IoU {best['merge_iou']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -129,3 +129,30 @@ def test_eval_det_without_data_is_one_line(tmp_path, capsys):
     code = main(["eval", "det", "--data", str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "ic15 validation images not found" in err[0]
+
+
+def test_postprocess_grid_scores_every_pair_and_restores_the_card(tiny_models):
+    """The grid that the detector export chooses NMS / merge overlaps from: its row for the
+    card's own pair is what the runtime's decode scores, and the card is left as it was."""
+    from engocr.train.data.records import SceneSample, WordBox
+    from engocr.train.evaluate import (
+        MERGE_IOUS,
+        NMS_IOUS,
+        detection_curve,
+        postprocess_grid,
+        tflite_detector,
+    )
+
+    detector = tflite_detector(tiny_models["det"], threshold=0.5)
+    image = np.full((240, 320, 3), 200, np.uint8)
+    scenes = [SceneSample([WordBox([[20, 20], [120, 20], [120, 50], [20, 50]], "EXIT")],
+                          image=image.copy()) for _ in range(2)]
+    card = detector.card
+    own = (card.iou_threshold, card.box_merge_iou)
+    rows = postprocess_grid(detector, {"train": scenes}, 0.5)
+    assert [(r["nms_iou"], r["merge_iou"]) for r in rows] == \
+        [(n, m) for n in NMS_IOUS for m in MERGE_IOUS]
+    assert (card.iou_threshold, card.box_merge_iou) == own
+    row = next(r for r in rows if (r["nms_iou"], r["merge_iou"]) == own)
+    want = detection_curve(detector, scenes, [0.5])[0.5]
+    assert row["train"] == {k: round(v, 4) for k, v in want.items()}

@@ -151,6 +151,52 @@ def test_det_training_resumes_at_the_step_it_stopped(tmp_path):
     assert (run / "last.weights.h5").exists() and (run / "ckpt").is_dir()
 
 
+def test_det_run_starts_from_another_run_for_a_longer_side(tmp_path):
+    """`--init-from` with `--max-side`: the new run keeps the source's anchors and weights,
+    evaluates full frames at its longest side, and does not re-copy them on resume."""
+    from engocr.models.yolo_mobilenet import DetectorConfig
+    from engocr.train.det import DetTrainer
+
+    none = tmp_path / "none"
+    source = DetTrainer(tmp_path / "src", DetectorConfig(**TINY_DET), [Phase("a", 2, 1e-3)],
+                        batch=2, data=none, eval_every=1)
+    source.train()
+    config = DetectorConfig(**{**TINY_DET, "max_side": 320})
+    run = tmp_path / "run"
+    new = DetTrainer(run, config, [Phase("a", 1, 1e-3)], batch=2, data=none, eval_every=1,
+                     init_from=tmp_path / "src")
+    assert new.config.anchors == source.config.anchors and new.config.max_side == 320
+    assert "backbone" in json.loads((run / "init.json").read_text())["layers"]
+    source.model.load_weights(tmp_path / "src" / "best.weights.h5")
+    for got, want in zip(new.model.get_weights(), source.model.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    assert new.train().step == 1
+    assert "synth_val_hmean" in (run / "metrics.csv").read_text()  # full frames, side 320
+    trained = new.model.get_weights()
+    resumed = DetTrainer(run, config, [Phase("a", 1, 1e-3)], batch=2, data=none,
+                         eval_every=1, init_from=tmp_path / "src")
+    for got, want in zip(resumed.model.get_weights(), trained):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("side, scale", [(1024, 0.8), (512, 0.4), (2048, 1.0)])
+def test_det_windows_are_cut_at_the_runtime_scale_of_their_side(side, scale):
+    """A 1280x720 scene trained for a longest side of 1024 is scaled by 0.8 (times the jitter,
+    0.6-1.7), as the runtime scales its frames; never enlarged for a longer side."""
+    from engocr.train.data.records import SceneSample, WordBox
+    from engocr.train.det_data import scene_to_input
+
+    quad = [[600, 340], [700, 340], [700, 380], [600, 380]]
+    scene = SceneSample([WordBox(quad, "word")], image=np.zeros((720, 1280, 3), np.uint8))
+    rng = np.random.default_rng(0)
+    heights = []
+    for _ in range(40):
+        _, boxes, _ = scene_to_input(scene, (2048, 2048), rng, side)
+        heights.append(boxes[0, 3] - boxes[0, 1])
+    ratio = np.array(heights) / 40 / scale
+    assert ratio.min() >= 0.59 and ratio.max() <= 1.71 and ratio.max() / ratio.min() > 1.8
+
+
 # IoU objectness targets are soft labels: their cross-entropy has a floor above zero, so the
 # YOLOv5 loss cannot halve as fast as YOLOv3's (it fell to 0.52-0.68 of its start in 80 steps).
 @pytest.mark.parametrize("losses, fall", [

@@ -99,33 +99,47 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
         best_threshold,
         detection_curve,
         ic15_val_scenes,
+        postprocess_grid,
         tflite_detector,
     )
 
     model, config = load_model(run, weights, free_size=True)
-    size = (config.width, config.height)
     scenes = ic15_val_scenes(data)
-    train_scenes = ic15_split_train(data)[:150]
-    gen = SynthScenes(seed=778, size=det_data.SYNTH_FRAME)
-    rep = np.stack([det_data.scene_to_input(s, size, None)[0]
-                    for s in train_scenes + [gen[i] for i in range(150)]])
     # The input size and score threshold are chosen on validation, on the Keras model, and
     # shipped in the card.
     by_side = {side: detection_curve(KerasDetector(model, config, max_side=side), scenes)
                for side in MAX_SIDES}
     best_h = {side: c[best_threshold(c)]["hmean"] for side, c in by_side.items()}
     max_side = max(best_h, key=best_h.get)
-    keras_curve = by_side[max_side]
+    best_t = best_threshold(by_side[max_side])
+    print(f"detector keras: H by longest side {json.dumps(best_h)}; chosen {max_side}, "
+          f"threshold {best_t}")
+    # NMS and merge overlaps are chosen on training images, not on validation; then the
+    # threshold once more on validation, with the post-processing that ships.
+    keras_detector = KerasDetector(model, config, max_side=max_side)
+    grid = postprocess_grid(keras_detector, {"train": ic15_split_train(data)[:200]}, best_t)
+    post = max(grid, key=lambda row: row["train"]["hmean"])
+    keras_detector.card.iou_threshold = post["nms_iou"]
+    keras_detector.card.box_merge_iou = post["merge_iou"]
+    keras_curve = detection_curve(keras_detector, scenes)
     best_t = best_threshold(keras_curve)
     reference = keras_curve[best_t]["hmean"]
-    print(f"detector keras: H by longest side {json.dumps(best_h)}; chosen {max_side}, "
-          f"H {reference:.4f} at threshold {best_t}")
+    print(f"detector keras: NMS IoU {post['nms_iou']}, merge IoU {post['merge_iou']} (training "
+          f"images); H {reference:.4f} at threshold {best_t}")
+    settings = {"score_threshold": best_t, "max_side": max_side,
+                "iou_threshold": post["nms_iou"], "box_merge_iou": post["merge_iou"]}
     frame_size = detector_input_size(640, 480, max_side)
+    # int8 calibration on frames as the runtime feeds them at the chosen side.
+    gen = SynthScenes(seed=778, size=det_data.SYNTH_FRAME)
+    rep = []
+    for scene in ic15_split_train(data)[:150] + [gen[i] for i in range(150)]:
+        rep.append(keras_detector.preprocess(scene.load())[0][0].astype(np.uint8))
+        scene.release()
     variants, curves = {}, {"keras": keras_curve}
     for q in quantizations:
         path = write_model(convert(model, q, representative_from(rep), free_size=True),
                            work / f"detector-{q}.tflite")
-        detector_card(config, q, score_threshold=best_t, max_side=max_side).save(
+        detector_card(config, q, **settings).save(
             path.with_suffix(".json"))
         curves[q] = detection_curve(tflite_detector(path, threads), scenes)
         scores = curves[q][best_t]
@@ -136,10 +150,10 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
         print(f"detector {q}: {json.dumps(variants[q])}")
     print(f"wrote {pr_curves(curves, work / 'detector-pr.png')}")
     chosen = _pick(variants, budget, "hmean_ic15_val", reference)
-    card = detector_card(config, chosen, score_threshold=best_t, max_side=max_side,
-                         training_data=TRAINING_DATA,
+    card = detector_card(config, chosen, **settings, training_data=TRAINING_DATA,
                          metrics={"keras_hmean_ic15_val": reference,
                                   "keras_hmean_by_max_side": best_h,
+                                  "postprocess_on_train_images": grid,
                                   "keras_pr_by_threshold": keras_curve,
                                   "variants": variants},
                          latency_ms={"frame_640x480_2threads": variants[chosen]["latency_ms"]})

@@ -24,6 +24,9 @@ class DetectorConfig:
 
     width: int = 512
     height: int = 384
+    # Longest side of the frames the detector is trained and evaluated for, as the runtime
+    # scales them (never enlarged); 0: `width`. Training windows are cut at that pixel scale.
+    max_side: int = 0
     train_width: int = 320
     train_height: int = 256
     alpha: float = 0.35
@@ -39,6 +42,10 @@ class DetectorConfig:
     xy_scale: float = 1.0
     box_loss: str = "l2"  # "l2": YOLOv3 offsets and log sizes; "giou": 1 - GIoU
     iou_objectness: bool = False  # objectness target = the predicted box's IoU (YOLOv5)
+
+    @property
+    def frame_side(self) -> int:
+        return self.max_side or self.width
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -41,6 +41,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--size", default="512x384",
                      help="full-frame model input WxH (multiples of 32)")
     det.add_argument("--train-size", default="320x256", help="training window WxH")
+    det.add_argument("--max-side", type=int, default=0,
+                     help="train and evaluate for frames scaled to this longest side, as the "
+                          "runtime feeds them (default: the --size width)")
     det.add_argument("--alpha", type=float, default=0.35, help="MobileNetV2 width multiplier")
     det.add_argument("--loss", choices=sorted(DET_LOSSES), default="yolov3",
                      help="yolov3: box centre in its cell, L2 box term; yolov5: centre range "
@@ -51,6 +54,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--eval-every", type=int, default=300)
     det.add_argument("--data", type=Path, default=None, help="real data folder")
     det.add_argument("--workers", type=int, default=1, help="synthetic rendering processes")
+    det.add_argument("--init-from", type=Path, default=None,
+                     help="a new run starts from this detector run's best weights and anchors "
+                          "and skips the pretraining (e.g. to train for another --max-side)")
     det.set_defaults(func=_train_det)
 
     add_export_parser(sub)
@@ -151,14 +157,16 @@ def _train_rec(args: argparse.Namespace) -> int:
 def _train_det(args: argparse.Namespace) -> int:
     _use_data(args.data)
     from engocr.models.yolo_mobilenet import DetectorConfig
-    from engocr.train.det import DEFAULT_RECIPE, DetTrainer
+    from engocr.train.det import DEFAULT_RECIPE, INIT_RECIPE, DetTrainer
 
     width, height = (int(v) for v in args.size.lower().split("x"))
     tw, th = (int(v) for v in args.train_size.lower().split("x"))
-    config = DetectorConfig(width=width, height=height, train_width=tw, train_height=th,
-                            alpha=args.alpha, **DET_LOSSES[args.loss])
-    trainer = DetTrainer(args.run, config, DEFAULT_RECIPE, batch=args.batch, data=args.data,
-                         eval_every=args.eval_every, workers=args.workers)
+    config = DetectorConfig(width=width, height=height, max_side=args.max_side, train_width=tw,
+                            train_height=th, alpha=args.alpha, **DET_LOSSES[args.loss])
+    recipe = INIT_RECIPE if args.init_from else DEFAULT_RECIPE
+    trainer = DetTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
+                         eval_every=args.eval_every, workers=args.workers,
+                         init_from=args.init_from)
     state = trainer.train(minutes=args.minutes)
     print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))
     return 0

@@ -31,6 +31,9 @@ DEFAULT_RECIPE = [
           patience=4),
     Phase("finetune_all", steps=4000, lr=2e-4, real_fraction=0.5, patience=6),
 ]
+# A run started from another detector run (`--init-from`, e.g. to train for another frame
+# scale): the whole network is trained already, so one phase of everything at a low rate.
+INIT_RECIPE = [Phase("finetune_all", steps=4000, lr=2e-4, real_fraction=0.5)]
 MAX_BOXES = 100
 # IoU objectness targets (yolov5) put scores lower than YOLOv3's: the sweep starts at 0.1.
 EVAL_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
@@ -130,12 +133,12 @@ def compute_anchors(config: DetectorConfig, data: str | None, n_synth: int = 200
     folder = data_root(data) / "ic15_train"
     if (folder / "gt.json").exists():
         for scene in ic15_split(load_scene_json(folder), "train")[:300]:
-            _, boxes, _ = det_data.scene_to_input(scene, size, rng, config.width)
+            _, boxes, _ = det_data.scene_to_input(scene, size, rng, config.frame_side)
             wh.append(boxes[:, 2:] - boxes[:, :2])
             scene.release()
     gen = SynthScenes(seed=123, size=det_data.SYNTH_FRAME)
     for i in range(n_synth):
-        _, boxes, _ = det_data.scene_to_input(gen[i], size, rng, config.width)
+        _, boxes, _ = det_data.scene_to_input(gen[i], size, rng, config.frame_side)
         wh.append(boxes[:, 2:] - boxes[:, :2])
     wh = np.concatenate(wh)
     wh = wh[(wh > 2).all(1)]
@@ -168,18 +171,31 @@ class DetTrainer(PhasedTrainer):
 
     def __init__(self, run_dir: Path, config: DetectorConfig, recipe: list[Phase],
                  batch: int = 16, seed: int = 1, data: str | None = None,
-                 eval_every: int = 500, workers: int = 1) -> None:
+                 eval_every: int = 500, workers: int = 1, init_from: Path | None = None) -> None:
         self.run_dir = run_dir
         self.data = data
         config, recipe = start_run(run_dir, config, recipe,
-                           lambda c: replace(c, anchors=compute_anchors(c, data)))
+                                   lambda c: replace(c, anchors=self._anchors(c, init_from)))
         self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
         self.eval_every, self.workers = eval_every, workers
         self.model = build_detector(config, training=True)
-        self.eval_model = build_detector(config)  # full-frame size, weights copied per eval
+        # Full frames, weights copied per evaluation: the runtime's per-frame size when the run
+        # is for a longest side, else the config's fixed input.
+        self.eval_model = build_detector(config, any_size=bool(config.max_side))
         self.optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3, clipnorm=10.0)
         self._init_state()
+        self.start_from(init_from)
         self.rng = np.random.default_rng([seed, self.state.step])
+
+    def _anchors(self, config: DetectorConfig, init_from: Path | None) -> tuple:
+        """k-means anchors for a new run; a run started from another keeps that run's anchors,
+        which its box regression is relative to."""
+        if init_from is not None:
+            return read_config(init_from, DetectorConfig).anchors
+        return compute_anchors(config, self.data)
+
+    def load_source(self, run_dir: Path):
+        return load_model(run_dir)[0]
 
     def prepare(self) -> None:
         folder = data_root(self.data) / "ic15_train"
@@ -196,7 +212,7 @@ class DetTrainer(PhasedTrainer):
         gen = SynthScenes(seed=20_000 + self.seed, size=det_data.SYNTH_FRAME)
         self.synth_val = [gen[i] for i in range(40)]
         self.stream = det_data.synth_scene_stream(self.seed, self.state.synth_index, self.size,
-                                                  self.config.width, self.workers)
+                                                  self.config.frame_side, self.workers)
 
     def apply_phase(self, phase: Phase) -> None:
         set_backbone_trainable(self.model, not phase.freeze_lower)
@@ -210,7 +226,7 @@ class DetTrainer(PhasedTrainer):
         for i in self.rng.integers(0, len(self.real), n_real):
             scene = self.real[int(i)]
             samples.append(det_data.scene_to_input(scene, self.size, self.rng,
-                                                   self.config.width))
+                                                   self.config.frame_side))
             scene.release()
         images = np.stack([s[0] for s in samples]).astype(np.float32)
         anchors = np.array(self.config.anchors, np.float32)
@@ -246,7 +262,7 @@ class DetTrainer(PhasedTrainer):
         phase = self.recipe[min(self.state.phase, len(self.recipe) - 1)]
         recalibrate_batchnorm(self.model, (self.next_batch(phase)[0] for _ in range(30)))
         self.eval_model.set_weights(self.model.get_weights())
-        detect = KerasDetector(self.eval_model, self.config)
+        detect = KerasDetector(self.eval_model, self.config, self.config.max_side)
         scores = {}
         for name, scenes in (("ic15_val", self.val), ("synth_val", self.synth_val)):
             if scenes:

@@ -14,12 +14,12 @@ from engocr.train.workers import rendered_stream
 
 
 def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Generator | None,
-                   frame_width: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   frame_side: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A training or evaluation input of `size` (w, h) from a scene.
 
     Without `rng`: the whole scene letterboxed, as the runtime does. With `rng`: the scene is
-    scaled as the runtime would scale it for a `frame_width`-wide model input (times a random
-    factor, so words of every size appear), then a random `size` window is cut from it. That
+    scaled as the runtime would scale it to a longest side of `frame_side` (down only; times a
+    random factor, so words of every size appear), then a random `size` window is cut from it. That
     trains a fully convolutional detector on small windows at the pixel scale it will see at
     full size. Returns image, boxes (n, 4) and don't-care boxes (m, 4) in input pixels."""
     image = sample.load()
@@ -30,7 +30,7 @@ def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Ge
         out, scale, dx, dy = letterbox(image, *size)
         quads = quads * scale + [dx, dy]
     else:
-        base = (frame_width or size[0]) / W
+        base = min(1.0, (frame_side or max(size)) / max(W, H))
         scale = base * float(np.exp(rng.uniform(np.log(0.6), np.log(1.7))))
         scaled = cv2.resize(image, (max(1, int(W * scale)), max(1, int(H * scale))),
                             interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
@@ -75,19 +75,19 @@ _GEN: dict = {}
 SYNTH_FRAME = (640, 480)
 
 
-def _render(args: tuple[int, int, int, int]):
+def _render(args: tuple[int, int, int, int, int]):
     from engocr.train.data.synth import SynthScenes
 
-    seed, index, width, height, frame_width = args
+    seed, index, width, height, frame_side = args
     gen = _GEN.get(seed)
     if gen is None:
         gen = _GEN[seed] = SynthScenes(seed=seed, size=SYNTH_FRAME)
     rng = np.random.default_rng([seed, index, 7])
-    return scene_to_input(gen[index], (width, height), rng, frame_width)
+    return scene_to_input(gen[index], (width, height), rng, frame_side)
 
 
-def synth_scene_stream(seed: int, start: int, size: tuple[int, int], frame_width: int,
+def synth_scene_stream(seed: int, start: int, size: tuple[int, int], frame_side: int,
                        workers: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Endless synthetic detector samples rendered in worker processes."""
-    return rendered_stream(_render, lambda i: (seed, i, size[0], size[1], frame_width), start,
+    return rendered_stream(_render, lambda i: (seed, i, size[0], size[1], frame_side), start,
                            workers)

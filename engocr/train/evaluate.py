@@ -176,6 +176,35 @@ def curve_from(found: dict[float, tuple]) -> dict[float, dict]:
     return {t: detection_sweep(*f, [t])[t] for t, f in found.items()}
 
 
+# The post-processing grid: NMS overlap threshold x weighted-merge overlap (0: plain NMS).
+NMS_IOUS = (0.3, 0.45, 0.6)
+MERGE_IOUS = (0.0, 0.5, 0.65)
+
+
+def postprocess_grid(detector: YoloPredictor, splits: dict[str, list], threshold: float,
+                     ) -> list[dict]:
+    """P/R/H per split for every NMS IoU x merge IoU of the grid at `threshold`, decoded with
+    the runtime's kernels; the model runs once per image. Sets the detector card's pair back
+    to what it was."""
+    cached = {name: raw_outputs(detector, scenes) for name, scenes in splits.items()}
+    card = detector.card
+    saved = card.iou_threshold, card.box_merge_iou
+    rows = []
+    try:
+        for nms_iou in NMS_IOUS:
+            for merge_iou in MERGE_IOUS:
+                card.iou_threshold, card.box_merge_iou = nms_iou, merge_iou
+                row = {"nms_iou": nms_iou, "merge_iou": merge_iou}
+                for name, scenes in splits.items():
+                    found = decode_cached(detector, cached[name], scenes, threshold)
+                    row[name] = {k: round(v, 4) for k, v in
+                                 curve_from({threshold: found})[threshold].items()}
+                rows.append(row)
+    finally:
+        card.iou_threshold, card.box_merge_iou = saved
+    return rows
+
+
 def best_threshold(curve: dict[float, dict]) -> float:
     """The threshold of the highest H-mean (the lower one on a tie: more recall)."""
     return max(sorted(curve), key=lambda t: curve[t]["hmean"])

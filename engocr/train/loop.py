@@ -10,8 +10,14 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from engocr.errors import InputError
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass
@@ -156,12 +162,30 @@ class Timer:
         return False
 
 
+def copy_matching_weights(model: keras.Model, source: keras.Model) -> list[str]:
+    """Copy the weights of every layer of `source` whose name and weight shapes match a layer of
+    `model` (e.g. the convolutional body under a different sequence head); the names copied."""
+    copied = []
+    for layer in model.layers:
+        try:
+            src = source.get_layer(layer.name)
+        except ValueError:
+            continue
+        theirs, ours = src.get_weights(), layer.get_weights()
+        if theirs and len(theirs) == len(ours) and all(
+                a.shape == b.shape for a, b in zip(theirs, ours)):
+            layer.set_weights(theirs)
+            copied.append(layer.name)
+    return copied
+
+
 class PhasedTrainer:
     """The loop both trainers run: phases in order, learning rate per step, evaluation every
     `eval_every` steps (best weights kept), checkpoints every few minutes, clean stop.
 
     Subclasses set `model`, `optimizer`, `run_dir`, `recipe`, `eval_every`, `batch_size` and
-    implement `prepare()`, `apply_phase()`, `next_batch()`, `make_step()`, `evaluate()`.
+    implement `prepare()`, `apply_phase()`, `next_batch()`, `make_step()`, `evaluate()` (and
+    `load_source()` for `start_from`).
     """
 
     primary_metric = ""
@@ -176,6 +200,18 @@ class PhasedTrainer:
         self.manager = tf.train.CheckpointManager(self.ckpt, self.run_dir / "ckpt", max_to_keep=1)
         if self.manager.latest_checkpoint:
             self.ckpt.restore(self.manager.latest_checkpoint).expect_partial()
+
+    def start_from(self, source_run: Path | None) -> None:
+        """A new run (no step, no checkpoint) starts from another run's best weights where
+        layers match (`load_source` builds that run's model); recorded in the run folder's
+        `init.json` so the run says where it came from. A resumed run keeps its own weights."""
+        if source_run is None or self.state.step or self.manager.latest_checkpoint:
+            return
+        copied = copy_matching_weights(self.model, self.load_source(source_run))
+        if not copied:
+            raise InputError(f"no layer of {source_run} matches this model's layers")
+        (self.run_dir / "init.json").write_text(json.dumps(
+            {"from": str(source_run), "layers": copied}, indent=1))
 
     def save(self) -> None:
         """Checkpoint (weights + optimizer), last float weights and the run state."""

@@ -3,7 +3,6 @@ blocks frozen, then everything at a lower learning rate. Resumable from any chec
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -46,23 +45,6 @@ def load_model(run_dir: Path, weights: str = "best") -> tuple[tf.keras.Model, CR
     return model, config
 
 
-def copy_matching_weights(model: tf.keras.Model, source: tf.keras.Model) -> list[str]:
-    """Copy the weights of every layer of `source` whose name and weight shapes match a layer of
-    `model` (e.g. the convolutional body under a different sequence head); the names copied."""
-    copied = []
-    for layer in model.layers:
-        try:
-            src = source.get_layer(layer.name)
-        except ValueError:
-            continue
-        theirs, ours = src.get_weights(), layer.get_weights()
-        if theirs and len(theirs) == len(ours) and all(
-                a.shape == b.shape for a, b in zip(theirs, ours)):
-            layer.set_weights(theirs)
-            copied.append(layer.name)
-    return copied
-
-
 def predict_logits(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """Keras model logits for (n, h, w) uint8 inputs, in graph mode (eager calls are slow)."""
     fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
@@ -94,19 +76,11 @@ class RecTrainer(PhasedTrainer):
         self.model = build_crnn(config)
         self.optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3, clipnorm=5.0)
         self._init_state()
-        if init_from is not None and self.state.step == 0 and not self.manager.latest_checkpoint:
-            self._init_from(init_from)
+        self.start_from(init_from)
         self.rng = np.random.default_rng([seed, self.state.step])
 
-    def _init_from(self, source_run: Path) -> None:
-        """Start a new run from another run's best weights, where layers match; recorded in the
-        run folder's `init.json` so the run says where it came from."""
-        source, _ = load_model(source_run)
-        copied = copy_matching_weights(self.model, source)
-        if not copied:
-            raise InputError(f"no layer of {source_run} matches this model's layers")
-        (self.run_dir / "init.json").write_text(json.dumps(
-            {"from": str(source_run), "layers": copied}, indent=1))
+    def load_source(self, run_dir: Path):
+        return load_model(run_dir)[0]
 
     def prepare(self) -> None:
         """Real crops in memory, validation sets, and the synthetic stream."""
