@@ -4,6 +4,7 @@ blocks frozen, then everything at a lower learning rate. Resumable from any chec
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +46,22 @@ def load_model(run_dir: Path, weights: str = "best") -> tuple[tf.keras.Model, CR
     return model, config
 
 
+_GRAPHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def predict_logits(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Keras model logits for (n, h, w) uint8 inputs, in graph mode (eager calls are slow)."""
-    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    outs = [fn(tf.constant(images[i:i + batch, ..., None], tf.float32)).numpy()
-            for i in range(0, len(images), batch)]
+    """Keras model logits for (n, h, w) uint8 inputs, in graph mode (eager calls are slow).
+    One graph per model, fed whole batches (the last one padded): a new graph per call or per
+    batch shape made TensorFlow warn about retracing on every evaluation."""
+    fn = _GRAPHS.get(model)
+    if fn is None:
+        fn = _GRAPHS[model] = tf.function(lambda x: model(x, training=False))
+    batch, outs = min(batch, len(images)), []
+    for i in range(0, len(images), batch):
+        chunk = images[i:i + batch]
+        padded = np.zeros((batch, *chunk.shape[1:]), np.float32)
+        padded[:len(chunk)] = chunk
+        outs.append(fn(tf.constant(padded[..., None])).numpy()[:len(chunk)])
     return np.concatenate(outs)
 
 
