@@ -129,3 +129,16 @@ def test_mobile_body_exports_and_matches_keras(tmp_path):
     x = np.random.default_rng(8).uniform(0, 255, (3, 32, 64, 1)).astype(np.float32)
     engine = TFLiteEngine(write_model(convert(model), tmp_path / "m.tflite"), threads=1)
     np.testing.assert_allclose(engine.run(x)[0], model(x, training=False).numpy(), atol=1e-4)
+
+
+def test_export_ships_the_fastest_variant_within_budget_or_the_preferred_one():
+    from engocr.export.pipeline import _pick
+
+    variants = {"float32": {"h": 0.254, "latency_ms": 10.4},
+                "dynamic": {"h": 0.256, "latency_ms": 15.8},
+                "int8": {"h": 0.243, "latency_ms": 13.3}}
+    assert _pick(variants, 1.0, "h", 0.254) == "float32"
+    assert _pick(variants, 1.0, "h", 0.254, prefer="int8") == "float32"  # 1.1 points lost
+    assert _pick(variants, 2.0, "h", 0.254, prefer="int8") == "int8"
+    with pytest.raises(RuntimeError, match="no variant within"):
+        _pick(variants, 1.0, "h", 0.30)

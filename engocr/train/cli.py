@@ -101,6 +101,9 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--quant", nargs="+", default=["float32", "dynamic", "int8"])
     ex.add_argument("--budget", type=float, default=1.0,
                     help="accuracy points a quantised variant may lose against Keras")
+    ex.add_argument("--prefer", choices=["float32", "dynamic", "int8"], default=None,
+                    help="ship this variant when it is within the budget (default: the "
+                         "fastest within it)")
     ex.add_argument("--data", type=Path, default=None)
     ex.set_defaults(func=_export)
 
@@ -113,11 +116,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.what == "rec":
         out = args.out or DEFAULT_RECOGNIZER
         export_recognizer(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
-                          weights=args.weights)
+                          weights=args.weights, prefer=args.prefer)
     else:
         out = args.out or DEFAULT_DETECTOR
         export_detector(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
-                        weights=args.weights)
+                        weights=args.weights, prefer=args.prefer)
     return 0
 
 
