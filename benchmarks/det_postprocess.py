@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps({
         "date": datetime.date.today().isoformat(), "model": args.model.name,
         "threshold": threshold, "train_images": len(scenes["train"]), "rows": rows,
+        "card": {"nms_iou": detector.card.iou_threshold,
+                 "merge_iou": detector.card.box_merge_iou},
         "command": "python benchmarks/det_postprocess.py " + " ".join(argv or sys.argv[1:])},
         indent=1))
     return 0

@@ -161,11 +161,13 @@ def det_postprocess_section() -> str:
              "validation.", "",
              "| NMS IoU | merge | H-mean train | H-mean val |", "|---|---|---|---|"]
     best = max(data["rows"], key=lambda r: r["train"]["hmean"])
+    card = data.get("card", {})
     for r in data["rows"]:
         merge = f"weighted, IoU > {r['merge_iou']}" if r["merge_iou"] else "off (plain NMS)"
         mark = "**" if r is best else ""
-        lines.append(f"| {r['nms_iou']} | {merge} | {mark}{r['train']['hmean']:.3f}{mark} | "
-                     f"{r['val']['hmean']:.3f} |")
+        shipped = " (card)" if card == {k: r[k] for k in ("nms_iou", "merge_iou")} else ""
+        lines.append(f"| {r['nms_iou']}{shipped} | {merge} | {mark}{r['train']['hmean']:.3f}"
+                     f"{mark} | {r['val']['hmean']:.3f} |")
     return "\n".join(lines)
 
 
