@@ -100,6 +100,68 @@ def test_rec_training_resumes_at_the_step_it_stopped(tmp_path):
     assert (run / "last.weights.h5").exists()
 
 
+def _record_weights(trainer, snapshots: list, delay: float = 0.0) -> None:
+    """Make `trainer` append its weights to `snapshots` after every step (sleeping `delay`
+    seconds, so that a time budget ends a run after a few steps)."""
+    import time
+
+    make_step = trainer.make_step
+
+    def recording_make_step():
+        step = make_step()
+
+        def run_step(*batch):
+            loss = step(*batch)
+            snapshots.append(trainer.model.get_weights())
+            time.sleep(delay)
+            return loss
+        return run_step
+
+    trainer.make_step = recording_make_step
+
+
+def test_averaging_phase_scores_and_keeps_the_mean_of_its_snapshots(tmp_path):
+    """A phase with `average_every`: its evaluation scores the running mean of the weights
+    taken every N steps, the best weights are that mean, and training goes on from its own
+    weights."""
+    from engocr.train.rec import RecTrainer
+
+    config = CRNNConfig(**TINY_REC)
+    run = tmp_path / "run"
+    trainer = RecTrainer(run, config, [Phase("avg", 4, 1e-3, average_every=2)], batch=4,
+                         data=tmp_path / "none", eval_every=4)
+    snapshots = []
+    _record_weights(trainer, snapshots)
+    trainer.train()
+    assert trainer.state.step == 4 and trainer.state.averaged == 0  # reset: the phase ended
+    assert "averaged" in (run / "metrics.csv").read_text()
+    trainer.model.load_weights(run / "best.weights.h5")  # the one evaluation: best
+    for got, a, b in zip(trainer.model.get_weights(), snapshots[1], snapshots[3]):
+        np.testing.assert_allclose(got, (a + b) / 2, rtol=1e-5, atol=1e-6)
+    trainer.model.load_weights(run / "last.weights.h5")
+    for got, want in zip(trainer.model.get_weights(), snapshots[3]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_averaging_resumes_with_its_running_mean(tmp_path):
+    from engocr.train.rec import RecTrainer
+
+    config = CRNNConfig(**TINY_REC)
+    run, none = tmp_path / "run", tmp_path / "none"
+    recipe = [Phase("avg", 50, 1e-3, average_every=1)]
+    a = RecTrainer(run, config, recipe, batch=4, data=none, eval_every=1000)
+    snapshots = []
+    _record_weights(a, snapshots, delay=0.5)
+    a.train(minutes=0.03)  # stops by time after a few steps, mid-phase
+    n = a.state.step
+    assert 0 < n < 50 and a.state.averaged == n
+    b = RecTrainer(run, config, recipe, batch=4, data=none, eval_every=1000)
+    b._load_average()
+    assert b.state.averaged == n
+    for got, *seen in zip(b.average, *snapshots):
+        np.testing.assert_allclose(got, np.mean(seen, axis=0), rtol=1e-4, atol=1e-6)
+
+
 def test_rec_run_starts_from_another_runs_body(tmp_path):
     """`--init-from`: a BiLSTM run begins with a conv-head run's body, once (not on resume)."""
     from engocr.train.rec import RecTrainer

@@ -8,6 +8,7 @@ import json
 import math
 import signal
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,9 @@ class Phase:
     real_fraction: float = 0.0
     freeze_lower: bool = False
     patience: int = 0  # evaluations without improvement that end the phase early (0 = never)
+    # > 0: a running mean of the weights, taken every this many steps, is what the phase's
+    # evaluations score and what its best weights are (stochastic weight averaging).
+    average_every: int = 0
 
 
 @dataclass
@@ -42,6 +46,7 @@ class RunState:
     best: float = -1.0
     stale_evals: int = 0
     synth_index: int = 0
+    averaged: int = 0  # weight snapshots in the current phase's running mean
     seconds: float = 0.0
     history: list = field(default_factory=list)
 
@@ -194,6 +199,7 @@ class PhasedTrainer:
         import tensorflow as tf
 
         self.state = RunState.load(self.run_dir / "state.json")
+        self.average = None  # the running weight mean of an averaging phase
         self.log = MetricsLog(self.run_dir / "metrics.csv")
         self.optimizer.build(self.model.trainable_variables)
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
@@ -214,10 +220,49 @@ class PhasedTrainer:
             {"from": str(source_run), "layers": copied}, indent=1))
 
     def save(self) -> None:
-        """Checkpoint (weights + optimizer), last float weights and the run state."""
+        """Checkpoint (weights + optimizer), last float weights, the running weight mean and
+        the run state."""
         self.manager.save(checkpoint_number=self.state.step)
         self.model.save_weights(self.run_dir / "last.weights.h5")
+        if self.state.averaged:
+            with self._scoring_average():
+                self.model.save_weights(self.run_dir / "average.weights.h5")
         self.state.save(self.run_dir / "state.json")
+
+    def _accumulate_average(self) -> None:
+        """Fold the current weights into the phase's running mean (moving statistics too)."""
+        weights, n = self.model.get_weights(), self.state.averaged
+        if n == 0 or self.average is None:
+            self.average = weights
+        else:
+            self.average = [a + (w - a) / (n + 1) for a, w in zip(self.average, weights)]
+        self.state.averaged = n + 1
+
+    def _load_average(self) -> None:
+        """The running mean of a resumed phase, from the file `save` wrote."""
+        self.average = None
+        path = self.run_dir / "average.weights.h5"
+        if self.state.averaged and path.exists():
+            current = self.model.get_weights()
+            self.model.load_weights(path)
+            self.average = self.model.get_weights()
+            self.model.set_weights(current)
+        else:
+            self.state.averaged = 0
+
+    @contextmanager
+    def _scoring_average(self):
+        """The model holds the running mean inside the block (when there is one), its own
+        training weights again after it."""
+        if self.average is None:
+            yield
+            return
+        current = self.model.get_weights()
+        self.model.set_weights(self.average)
+        try:
+            yield
+        finally:
+            self.model.set_weights(current)
 
     def train(self, minutes: float | None = None, checkpoint_minutes: float = 4.0) -> RunState:
         """Run the recipe from where the run stands, for at most `minutes`."""
@@ -234,6 +279,7 @@ class PhasedTrainer:
         from tqdm import tqdm
 
         self.prepare()
+        self._load_average()
         while self.state.phase < len(self.recipe) and not (stop.stop or timer.expired()):
             phase = self.recipe[self.state.phase]
             self.apply_phase(phase)
@@ -250,6 +296,8 @@ class PhasedTrainer:
                                              "resume from the last checkpoint with a lower lr")
                 losses.append(loss)
                 self.state.step += 1
+                if phase.average_every and (in_phase + 1) % phase.average_every == 0:
+                    self._accumulate_average()
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", refresh=False)
                 if self.state.step % self.eval_every == 0:
@@ -267,19 +315,22 @@ class PhasedTrainer:
             self.state.phase += 1
             self.state.phase_start = self.state.step
             self.state.stale_evals = 0
+            self.state.averaged, self.average = 0, None
             self.save()
         self.save()
         return self.state
 
     def _end_of_interval(self, phase: Phase, losses: list[float], elapsed: float) -> None:
         self.state.seconds += elapsed
-        scores = self.evaluate()
-        value = scores[self.primary_metric]
-        improved = value > self.state.best
+        with self._scoring_average():
+            scores = self.evaluate()
+            value = scores[self.primary_metric]
+            improved = value > self.state.best
+            if improved:
+                self.model.save_weights(self.run_dir / "best.weights.h5")
         if improved:
             self.state.best = value
             self.state.stale_evals = 0
-            self.model.save_weights(self.run_dir / "best.weights.h5")
         else:
             self.state.stale_evals += 1
         row = {"step": self.state.step, "phase": phase.name,
@@ -288,6 +339,8 @@ class PhasedTrainer:
                "samples_per_s": round(len(losses) * self.batch_size / max(elapsed, 1e-6), 1),
                "train_hours": round(self.state.seconds / 3600, 3),
                **{k: round(float(v), 4) for k, v in scores.items()}, "best": int(improved)}
+        if phase.average_every:
+            row["averaged"] = self.state.averaged
         self.log.append(row)
         print(json.dumps(row), flush=True)
         self.save()
