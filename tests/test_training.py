@@ -100,10 +100,10 @@ def test_rec_training_resumes_at_the_step_it_stopped(tmp_path):
     assert (run / "last.weights.h5").exists()
 
 
-def _record_weights(trainer, snapshots: list, delay: float = 0.0) -> None:
-    """Make `trainer` append its weights to `snapshots` after every step (sleeping `delay`
-    seconds, so that a time budget ends a run after a few steps)."""
-    import time
+def _record_weights(trainer, snapshots: list, stop_after: int = 0) -> None:
+    """Make `trainer` append its weights to `snapshots` after every step, and, with
+    `stop_after`, stop it as a SIGTERM would (checkpoint, exit) after that many steps."""
+    import signal
 
     make_step = trainer.make_step
 
@@ -113,7 +113,8 @@ def _record_weights(trainer, snapshots: list, delay: float = 0.0) -> None:
         def run_step(*batch):
             loss = step(*batch)
             snapshots.append(trainer.model.get_weights())
-            time.sleep(delay)
+            if len(snapshots) == stop_after:
+                signal.raise_signal(signal.SIGTERM)
             return loss
         return run_step
 
@@ -151,13 +152,12 @@ def test_averaging_resumes_with_its_running_mean(tmp_path):
     recipe = [Phase("avg", 50, 1e-3, average_every=1)]
     a = RecTrainer(run, config, recipe, batch=4, data=none, eval_every=1000)
     snapshots = []
-    _record_weights(a, snapshots, delay=0.5)
-    a.train(minutes=0.03)  # stops by time after a few steps, mid-phase
-    n = a.state.step
-    assert 0 < n < 50 and a.state.averaged == n
+    _record_weights(a, snapshots, stop_after=3)
+    a.train()  # stopped after its third step, mid-phase
+    assert a.state.step == 3 and a.state.averaged == 3
     b = RecTrainer(run, config, recipe, batch=4, data=none, eval_every=1000)
     b._load_average()
-    assert b.state.averaged == n
+    assert b.state.averaged == 3
     for got, *seen in zip(b.average, *snapshots):
         np.testing.assert_allclose(got, np.mean(seen, axis=0), rtol=1e-4, atol=1e-6)
 
