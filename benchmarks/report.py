@@ -18,17 +18,19 @@ RESULTS = Path("benchmarks/results")
 README = Path("README.md")
 
 
+def _measured(data: dict) -> str:
+    """How a section's figures were made: the date and the command."""
+    return f"Measured {data['date']} with `{data['command'].strip()}`"
+
+
 def _load(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def speed_section() -> str:
-    data = _load("speed")
-    if not data:
-        return "_not measured yet: `python benchmarks/speed.py`_"
+def speed_section(data: dict) -> str:
     r0 = data["results"][0]
-    lines = [f"Measured {data['date']} with `{data['command'].strip()}` on {r0['cpu']}, "
+    lines = [_measured(data) + f" on {r0['cpu']}, "
              f"{r0['threads']} threads, no GPU; the built-in demo scene, detection and "
              "recognition on every frame, tracking off.", "",
              "| frame size | FPS | frame ms (median / p95) | detect | NMS | recognize | CTC | "
@@ -46,13 +48,10 @@ def speed_section() -> str:
     return "\n".join(lines)
 
 
-def accuracy_section() -> str:
-    data = _load("accuracy")
-    if not data:
-        return "_not measured yet: `python benchmarks/accuracy.py`_"
+def accuracy_section(data: dict) -> str:
     ic = data["ic15_val"]
     rec = data["recognition"]
-    lines = [f"Measured {data['date']} with `{data['command'].strip()}`: shipped detector "
+    lines = [_measured(data) + f": shipped detector "
              f"({data['detector']}) and recognizer ({data['recognizer']}).", "",
              "| benchmark | figure | target |", "|---|---|---|",
              f"| ic15 val detection P / R / H-mean | {ic['precision']:.3f} / {ic['recall']:.3f}"
@@ -98,11 +97,8 @@ def accuracy_section() -> str:
     return "\n".join(lines)
 
 
-def peers_section() -> str:
-    data = _load("peers")
-    if not data:
-        return "_not measured yet: `python benchmarks/peers.py`_"
-    lines = [f"Measured {data['date']} with `{data['command'].strip()}` on {cpu_name()}, "
+def peers_section(data: dict) -> str:
+    lines = [_measured(data) + f" on {cpu_name()}, "
              f"{data['threads']} threads for every system, {data['images']} ic15 validation "
              "frames (1280x720).", "",
              "| system | boxes | det H | e2e F | IIIT5K | SVT | ms/frame | FPS | "
@@ -116,11 +112,8 @@ def peers_section() -> str:
     return "\n".join(lines)
 
 
-def tracking_section() -> str:
-    data = _load("video_tracking")
-    if not data:
-        return "_not measured yet: `python benchmarks/video_tracking.py`_"
-    lines = [f"Measured {data['date']} with `{data['command'].strip()}` ({data['frames']} "
+def tracking_section(data: dict) -> str:
+    lines = [_measured(data) + f" ({data['frames']} "
              "frames panned, zoomed and shaken over ic15 validation images).", "",
              "| tracking | FPS | e2e F | flicker | recognizer calls/frame |",
              "|---|---|---|---|---|"]
@@ -131,14 +124,11 @@ def tracking_section() -> str:
     return "\n".join(lines)
 
 
-def rec_heads_section() -> str:
-    data = _load("rec_heads")
-    if not data:
-        return "_not measured yet: `python benchmarks/rec_heads.py`_"
+def rec_heads_section(data: dict) -> str:
     names = {"conv": "dilated 1-D conv", "bilstm": "BiLSTM {h} (unrolled)",
              "bigru": "BiGRU {h} (unrolled)", "bilstm-fused": "BiLSTM {h} (fused LSTM op)"}
     bodies = {"vgg": "VGG-lite", "mobile": "depthwise-separable"}
-    lines = [f"Measured {data['date']} with `{data['command'].strip()}` on {cpu_name()} (float "
+    lines = [_measured(data) + f" on {cpu_name()} (float "
              f"TFLite, {data['threads']} threads; untrained weights: latency and size only).", "",
              "| body | head | parameters | size | ms batch 1 / 8 / 16 |", "|---|---|---|---|---|"]
     for r in data["rows"]:
@@ -151,11 +141,8 @@ def rec_heads_section() -> str:
     return "\n".join(lines)
 
 
-def det_postprocess_section() -> str:
-    data = _load("det_postprocess")
-    if not data:
-        return "_not measured yet: `python benchmarks/det_postprocess.py`_"
-    lines = [f"Measured {data['date']} with `{data['command'].strip()}`: the shipped detector "
+def det_postprocess_section(data: dict) -> str:
+    lines = [_measured(data) + f": the shipped detector "
              f"at its card threshold ({data['threshold']}), H-mean on the first "
              f"{data['train_images']} ic15 training images (where the setting is chosen) and on "
              "validation.", "",
@@ -171,15 +158,24 @@ def det_postprocess_section() -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"speed": speed_section, "accuracy": accuracy_section, "peers": peers_section,
-            "tracking": tracking_section, "rec_heads": rec_heads_section,
-            "det_postprocess": det_postprocess_section}
+# README section -> (benchmark script and results name, renderer of its results).
+SECTIONS = {"speed": ("speed", speed_section), "accuracy": ("accuracy", accuracy_section),
+            "peers": ("peers", peers_section), "tracking": ("video_tracking", tracking_section),
+            "rec_heads": ("rec_heads", rec_heads_section),
+            "det_postprocess": ("det_postprocess", det_postprocess_section)}
+
+
+def section(results: str, fn) -> str:
+    """A section from `benchmarks/results/<results>.json`, or how to measure it."""
+    data = _load(results)
+    return fn(data) if data else f"_not measured yet: `python benchmarks/{results}.py`_"
 
 
 def render(readme: str) -> str:
-    for name, fn in SECTIONS.items():
+    for name, (results, fn) in SECTIONS.items():
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
-        readme = pattern.sub(lambda m, fn=fn: m.group(1) + fn() + "\n" + m.group(2), readme)
+        text = section(results, fn)
+        readme = pattern.sub(lambda m, text=text: m.group(1) + text + "\n" + m.group(2), readme)
     return readme
 
 

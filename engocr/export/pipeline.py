@@ -121,7 +121,8 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     # NMS and merge overlaps are chosen on training images, not on validation; then the
     # threshold once more on validation, with the post-processing that ships.
     keras_detector = KerasDetector(model, config, max_side=max_side)
-    grid = postprocess_grid(keras_detector, {"train": ic15_split_train(data)[:200]}, best_t)
+    train_scenes = ic15_split_train(data)
+    grid = postprocess_grid(keras_detector, {"train": train_scenes[:200]}, best_t)
     post = max(grid, key=lambda row: row["train"]["hmean"])
     keras_detector.card.iou_threshold = post["nms_iou"]
     keras_detector.card.box_merge_iou = post["merge_iou"]
@@ -136,7 +137,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     # int8 calibration on frames as the runtime feeds them at the chosen side.
     gen = SynthScenes(seed=778, size=det_data.SYNTH_FRAME)
     rep = []
-    for scene in ic15_split_train(data)[:150] + [gen[i] for i in range(150)]:
+    for scene in train_scenes[:150] + [gen[i] for i in range(150)]:
         rep.append(keras_detector.preprocess(scene.load())[0][0].astype(np.uint8))
         scene.release()
     variants, curves = {}, {"keras": keras_curve}

@@ -15,9 +15,10 @@ from engocr.realtime.kernels import yolo_postprocess
 
 
 class YoloPredictor:
-    """preprocess -> infer -> postprocess for a YOLO text detector. Subclasses give the first
-    two (the model backend) and set `anchors`, `strides`, `score_threshold` and `card` (NMS
-    and merge settings); decoding is shared, so every backend yields the runtime's boxes."""
+    """preprocess -> infer -> postprocess for a YOLO text detector. Subclasses give the model
+    backend (`infer`) and its input size (`input_size`), and set `anchors`, `strides`,
+    `score_threshold` and `card` (NMS and merge settings); letterboxing and decoding are
+    shared, so every backend yields the runtime's boxes."""
 
     anchors: np.ndarray
     strides: list[float]
@@ -42,6 +43,11 @@ class YoloPredictor:
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, int, int]]:
         """The model input (1, h, w, 3) and where the frame sits in it (scale, dx, dy)."""
+        inp, scale, dx, dy = letterbox(frame, *self.input_size(frame.shape))
+        return inp[None].astype(np.float32), (scale, dx, dy)
+
+    def input_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+        """(w, h) the frame is fed at."""
         raise NotImplementedError
 
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
@@ -86,10 +92,6 @@ class TextDetector(YoloPredictor):
         # Keras order in TFLite files).
         self.order = sorted(range(len(engine.outputs)),
                             key=lambda i: -engine.output_shapes[i][1])
-
-    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, int, int]]:
-        inp, scale, dx, dy = letterbox(frame, *self.input_size(frame.shape))
-        return inp[None].astype(np.float32), (scale, dx, dy)
 
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
         outs = self.engine.run(x)

@@ -182,19 +182,24 @@ def merge_boxes_kernel(boxes: np.ndarray, scores: np.ndarray, keep: np.ndarray,
     return merged
 
 
+def _ious_reference(boxes: np.ndarray, areas: np.ndarray, i: int, others: np.ndarray
+                    ) -> np.ndarray:
+    """IoU of box `i` with each of the boxes `others` (indices), in plain numpy."""
+    xx1 = np.maximum(boxes[i, 0], boxes[others, 0])
+    yy1 = np.maximum(boxes[i, 1], boxes[others, 1])
+    xx2 = np.minimum(boxes[i, 2], boxes[others, 2])
+    yy2 = np.minimum(boxes[i, 3], boxes[others, 3])
+    inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+    return inter / np.maximum(areas[i] + areas[others] - inter, 1e-12)
+
+
 def merge_boxes_reference(boxes: np.ndarray, scores: np.ndarray, keep: np.ndarray,
                           iou_threshold: float) -> np.ndarray:
     """Plain numpy weighted merge the kernel must equal."""
     merged = boxes[keep].astype(np.float64)
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     for k, i in enumerate(keep):
-        xx1 = np.maximum(boxes[i, 0], boxes[:, 0])
-        yy1 = np.maximum(boxes[i, 1], boxes[:, 1])
-        xx2 = np.minimum(boxes[i, 2], boxes[:, 2])
-        yy2 = np.minimum(boxes[i, 3], boxes[:, 3])
-        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
-        iou = inter / np.maximum(areas[i] + areas - inter, 1e-12)
-        member = iou > iou_threshold
+        member = _ious_reference(boxes, areas, i, np.arange(len(boxes))) > iou_threshold
         member[i] = True
         w = scores[member].astype(np.float64)
         if w.sum() > 0:
@@ -212,13 +217,7 @@ def nms_reference(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
         i = order[0]
         keep.append(i)
         rest = order[1:]
-        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
-        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
-        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
-        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
-        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-12)
-        order = rest[iou <= iou_threshold]
+        order = rest[_ious_reference(boxes, areas, i, rest) <= iou_threshold]
     return np.asarray(keep, np.int64)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from engocr.charset import CHARSET
 from engocr.geometry import box_to_quad
-from engocr.preprocess import detector_input_size, letterbox
+from engocr.preprocess import detector_input_size
 from engocr.realtime.card import ModelCard
 from engocr.realtime.detector import YoloPredictor
 from engocr.realtime.kernels import ctc_greedy_decode
@@ -96,11 +96,10 @@ class KerasDetector(YoloPredictor):
                               xy_scale=config.xy_scale)  # the runtime's NMS and merge defaults
         self._fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
-    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, int, int]]:
-        size = detector_input_size(frame.shape[1], frame.shape[0], self.max_side) \
-            if self.max_side else (self.config.width, self.config.height)
-        inp, scale, dx, dy = letterbox(frame, *size)
-        return inp[None].astype(np.float32), (scale, dx, dy)
+    def input_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+        if not self.max_side:
+            return self.config.width, self.config.height
+        return detector_input_size(frame_shape[1], frame_shape[0], self.max_side)
 
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
         outs = [o.numpy()[0] for o in self._fn(x)]
@@ -125,12 +124,6 @@ def tflite_detector(path: Path, threads: int | None = None, threshold: float = 0
     return TextDetector(engine, card, score_threshold=threshold)
 
 
-def run_detector(detect, scenes) -> tuple[list, list, list]:
-    """(predicted quads, their scores, ground truth) per scene at the detector's threshold."""
-    return detections_by_threshold(detect, scenes, [detect.score_threshold])[
-        detect.score_threshold]
-
-
 def raw_outputs(detector: YoloPredictor, scenes) -> list[tuple]:
     """(raw head outputs, letterbox placement, frame shape) per scene: the model's share of
     detection, run once so that decoding can vary (thresholds, NMS and merge settings)."""
@@ -145,8 +138,8 @@ def raw_outputs(detector: YoloPredictor, scenes) -> list[tuple]:
 
 def decode_cached(detector: YoloPredictor, cached: list[tuple], scenes,
                   threshold: float) -> tuple[list, list, list]:
-    """`run_detector`'s output from `raw_outputs`, decoded with the detector's current
-    settings at `threshold`."""
+    """(predicted quads, their scores, ground truth) per scene from `raw_outputs`, decoded
+    with the detector's current settings at `threshold`."""
     boxes, scores = [], []
     for raws, placement, shape in cached:
         found_boxes, found_scores = detector.postprocess(raws, placement, shape, threshold)
@@ -158,7 +151,7 @@ def decode_cached(detector: YoloPredictor, cached: list[tuple], scenes,
 
 def detections_by_threshold(detector: YoloPredictor, scenes, thresholds
                             ) -> dict[float, tuple]:
-    """`run_detector`'s output at each score threshold. The model runs once per scene; decode,
+    """`decode_cached`'s output at each score threshold. The model runs once per scene; decode,
     NMS and merge run per threshold, as the runtime would at that threshold (the weighted
     merge averages only candidates above it, so filtering one low-threshold run by score
     would not give the same boxes)."""
