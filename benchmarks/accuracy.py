@@ -32,6 +32,7 @@ def end_to_end(reader, scenes) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from engocr.charts import pr_curves
     from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, Reader
+    from engocr.train.crop_padding import found_words, misread_breakdown
     from engocr.train.evaluate import (
         DEFAULT_THRESHOLDS,
         axis_aligned_ceiling,
@@ -64,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     best = best_threshold(curve)
     breakdown = detection_breakdown(*found[card_threshold], card_threshold)
     ceiling = axis_aligned_ceiling(scenes)
+    # Of the words found, how many are read, and how many of the misread ones the recognizer
+    # reads from the word's own box: with the card's crop margins and the former fixed 0.12.
+    words = found_words(found[card_threshold])
+    card = reader.detector.card
+    misread = {"card": {"pad_x": card.crop_pad_x, "pad_y": card.crop_pad_y, **misread_breakdown(
+                   reader.recognizer, scenes, words, card.crop_pad_x, card.crop_pad_y)},
+               "fixed": {"pad_x": 0.12, "pad_y": 0.12, **misread_breakdown(
+                   reader.recognizer, scenes, words, 0.12, 0.12)}}
     pr_curves({"shipped detector": curve}, args.plot)
     rec = evaluate_recognizer(["iiit5k_test", "svt_test", "ic15_val"],
                               model=args.rec_model or DEFAULT_RECOGNIZER, data=args.data)
@@ -77,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    for k, v in curve[best].items()}},
               "axis_aligned_ceiling": {k: round(v, 4) for k, v in ceiling.items()},
               "breakdown": breakdown,
+              "misread": misread,
               "recognition": {k: {m: round(v, 4) for m, v in s.items()} for k, s in rec.items()},
               "detector": reader.detector.card.quantization,
               "recognizer": reader.recognizer.card.quantization}
@@ -90,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{b['min']}-{b['max']} px {b['recall']:.2f}" for b in breakdown["recall_by_height"]))
     print("unmatched boxes: {partial:.0%} fragments or merges, {background:.0%} background"
           .format(**breakdown["boxes"]))
+    for name, m in misread.items():
+        print(f"found words read ({name} crop margins x {m['pad_x']}, y {m['pad_y']}): "
+              f"{m['read']:.3f} of {m['found']}; misread but read from the word's own box: "
+              f"{m['misread_truth_box_reads']:.3f} of {m['misread']}")
     for name, s in rec.items():
         print(f"{name:12s} word accuracy {s['word_acc']:.3f}  exact {s['exact_acc']:.3f}  "
               f"CER {s['cer']:.3f}  (n={s['n']})")

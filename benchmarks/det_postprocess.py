@@ -17,9 +17,9 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engocr.export.pipeline import ic15_split_train
     from engocr.realtime.detector import TextDetector
     from engocr.realtime.reader import DEFAULT_DETECTOR, load_model
+    from engocr.train.data.importers import ic15_scenes
     from engocr.train.evaluate import ic15_val_scenes, postprocess_grid
 
     p = argparse.ArgumentParser(description=__doc__)
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     detector = TextDetector(*load_model(args.model, 2))
     threshold = detector.score_threshold
-    scenes = {"train": ic15_split_train(args.data)[:args.train],
+    scenes = {"train": ic15_scenes("train", args.data)[:args.train],
               "val": ic15_val_scenes(args.data)}
     rows = postprocess_grid(detector, scenes, threshold)
     for row in rows:

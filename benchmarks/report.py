@@ -55,14 +55,14 @@ def accuracy_section(data: dict) -> str:
              f"({data['detector']}) and recognizer ({data['recognizer']}).", "",
              "| benchmark | figure | target |", "|---|---|---|",
              f"| ic15 val detection P / R / H-mean | {ic['precision']:.3f} / {ic['recall']:.3f}"
-             f" / **{ic['hmean']:.3f}** | H >= 0.65 |",
+             f" / **{ic['hmean']:.3f}** | H >= 0.55 |",
              f"| ic15 val end-to-end P / R / F | {ic['e2e_precision']:.3f} / "
-             f"{ic['e2e_recall']:.3f} / **{ic['e2e_hmean']:.3f}** | |"]
+             f"{ic['e2e_recall']:.3f} / **{ic['e2e_hmean']:.3f}** | F >= 0.30 |"]
     if "axis_aligned_ceiling" in data:
         ceiling = data["axis_aligned_ceiling"]["hmean"]
         lines.append(f"| ic15 val H-mean of perfect axis-aligned boxes (the box shape's "
                      f"ceiling) | {ceiling:.3f} | |")
-    targets = {"iiit5k_test": "80%", "svt_test": "75%", "ic15_val": "60%"}
+    targets = {"iiit5k_test": "85%", "svt_test": "78%", "ic15_val": "65%"}
     for name, s in rec.items():
         lines.append(f"| {name} word accuracy (exact, CER) | **{100 * s['word_acc']:.1f}%** "
                      f"({100 * s['exact_acc']:.1f}%, {s['cer']:.3f}) | "
@@ -94,6 +94,15 @@ def accuracy_section(data: dict) -> str:
                   f"Of its boxes {boxes['hit']:.0%} match a word, {boxes['partial']:.0%} "
                   f"overlap one by IoU 0.1-0.5 (a fragment of a word or several words in one "
                   f"box) and {boxes['background']:.0%} are on background."]
+    if "misread" in data:
+        card, fixed = data["misread"]["card"], data["misread"]["fixed"]
+        lines += ["", f"Of the {card['found']} words it finds, the recognizer reads "
+                  f"{card['read']:.0%} with the card's crop margins (x {card['pad_x']}, y "
+                  f"{card['pad_y']} box heights, chosen on training images) against "
+                  f"{fixed['read']:.0%} with the former fixed 0.12. Of those it misreads, it "
+                  f"reads {card['misread_truth_box_reads']:.0%} correctly from the word's own "
+                  f"box ({fixed['misread_truth_box_reads']:.0%} with fixed margins): the share "
+                  "of misreadings that is the box's fault."]
     return "\n".join(lines)
 
 

@@ -77,7 +77,7 @@ def flicker(results) -> float:
 
 
 def run(reader, frames, tracked: bool, det_every: int = 1) -> dict:
-    from engocr.realtime.video import TrackingReader
+    from engocr.realtime.tracking import TrackingReader
 
     counter = CountingRecognizer(reader.recognizer)
     reader.recognizer, original = counter, reader.recognizer

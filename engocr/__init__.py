@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
+
+# FFmpeg inside OpenCV prints its own warnings for a corrupt or truncated video; engocr says
+# what went wrong in one line instead (ENGOCR_DEBUG=1 shows theirs). OpenCV reads this when it
+# is imported, so it is set here, before any engocr module imports cv2.
+if not os.environ.get("ENGOCR_DEBUG"):
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 __version__ = "0.1.0"
 

@@ -29,11 +29,6 @@ def encode(text: str) -> list[int]:
     return [_INDEX[c] for c in text]
 
 
-def decode(indices) -> str:
-    """Class indices (blank-free, already collapsed) back to a string."""
-    return "".join(CHARSET[i - 1] for i in indices if i > 0)
-
-
 def protocol_text(text: str) -> str:
     """The benchmark protocol's form: lowercase letters and digits only."""
     return "".join(c for c in text.lower() if c.isascii() and c.isalnum())

@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 from engocr import __version__
-from engocr.errors import EngocrError, InputError
+from engocr.argtypes import FRACTION, POSITIVE, SIDE, SIZE, Parser, checked
+from engocr.errors import EngocrError, InputError, OutputError
+
+# What the training extra brings: a command that needs one of these says so in one line.
+TRAINING_MODULES = {"tensorflow", "keras", "tf_keras", "PIL", "tqdm"}
 
 EPILOG = """examples:
   engocr demo                              read the built-in demo scene, write demo.mp4
@@ -20,32 +24,26 @@ EPILOG = """examples:
 """
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-        assert w > 0 and h > 0
-        return w, h
-    except (ValueError, AssertionError):
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
-
-
 def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("models")
     g.add_argument("--det-model", type=Path, help="detector .tflite (default: the shipped one)")
     g.add_argument("--rec-model", type=Path, help="recognizer .tflite (default: shipped)")
-    g.add_argument("--threads", type=int, default=None, help="inference threads (default: all)")
-    g.add_argument("--score", type=float, default=None, help="detection score threshold")
-    g.add_argument("--det-size", type=int, default=None, metavar="PIXELS",
+    g.add_argument("--threads", type=POSITIVE, default=None,
+                   help="inference threads (default: all)")
+    g.add_argument("--score", type=FRACTION, default=None,
+                   help="detection score threshold, 0-1 (default: the detector card's)")
+    g.add_argument("--det-size", type=SIDE, default=None, metavar="PIXELS",
                    help="longest side the detector sees (default: the model card's); larger "
                         "finds smaller words, slower")
-    g.add_argument("--min-conf", type=float, default=0.0, help="drop readings below this")
+    g.add_argument("--min-conf", type=FRACTION, default=0.0,
+                   help="drop readings whose confidence (0-1) is below this")
 
 
 def _track_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("tracking (on by default for video and camera)")
     g.add_argument("--no-track", action="store_true",
                    help="read every word of every frame from scratch")
-    g.add_argument("--det-every", type=int, default=1,
+    g.add_argument("--det-every", type=POSITIVE, default=1,
                    help="run the detector every N-th frame, tracks coast in between")
 
 
@@ -60,9 +58,9 @@ def _output_args(p: argparse.ArgumentParser, video_default: str | None = None) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="engocr", description="Read English text in camera frames, videos and images, "
-        "fast, on a CPU.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "fast, on a CPU.", epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"engocr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -75,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("video", help="process a video file or stream into outputs")
     p.add_argument("input", help="video file, stream URL or camera index")
-    p.add_argument("--stride", type=int, default=1, help="process every N-th frame")
+    p.add_argument("--stride", type=POSITIVE, default=1, help="process every N-th frame")
     p.add_argument("--reconnect", action="store_true", help="reopen a stream that drops")
     _model_args(p)
     _track_args(p)
@@ -87,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cam)
 
     p = sub.add_parser("demo", help="run the whole pipeline on the built-in demo scene")
-    p.add_argument("--frames", type=int, default=90)
-    p.add_argument("--size", type=_size, default=(640, 480))
+    p.add_argument("--frames", type=POSITIVE, default=90, help="length of the demo in frames")
+    p.add_argument("--size", type=SIZE, default="640x480", help="frame size WxH")
     p.add_argument("--window", action="store_true", help="also show it live")
     _model_args(p)
     _output_args(p, video_default="demo.mp4")
@@ -96,9 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="FPS end to end and milliseconds per stage")
     p.add_argument("--source", default="demo", help="demo, a video, an image or a folder")
-    p.add_argument("--size", type=_size, default=(640, 480), help="frame size WxH")
-    p.add_argument("--frames", type=int, default=150)
-    p.add_argument("--warmup", type=int, default=10, help="frames left out of the figures")
+    p.add_argument("--size", type=SIZE, default="640x480", help="frame size WxH")
+    p.add_argument("--frames", type=POSITIVE, default=150, help="frames timed")
+    p.add_argument("--warmup", type=checked(int, lambda v: v >= 0, "a whole number >= 0"),
+                   default=10, help="frames left out of the figures")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--backend", choices=["tflite", "keras"], default="tflite",
                    help="keras: the float training models through TensorFlow (GPU if any)")
@@ -109,21 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     p.set_defaults(func=cmd_bench)
 
-    try:
-        from engocr.train.cli import add_parsers
-    except ImportError:  # the training side needs the `train` extra; running never does
-        pass
-    else:
-        add_parsers(sub)
+    from engocr.train.cli import add_parsers  # imports nothing of TensorFlow until run
+
+    add_parsers(sub)
     return parser
 
 
 def _cam_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="0", help="camera index or stream URL (default 0)")
-    p.add_argument("--size", type=_size, default=None, help="ask the camera for WxH")
+    p.add_argument("--size", type=SIZE, default=None, help="ask the camera for WxH")
     p.add_argument("--no-window", action="store_true", help="headless: no live window")
     p.add_argument("--reconnect", action="store_true", help="reopen the camera if it drops")
-    p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--max-frames", type=POSITIVE, default=None,
+                   help="stop after this many frames (default: until the source ends or q)")
     _model_args(p)
     _track_args(p)
     _output_args(p)
@@ -143,10 +140,16 @@ def _tracked(args) -> bool:
 def make_sinks(args, fps: float) -> list:
     """Outputs asked for on the command line. With tracking, subtitles and transcripts list
     each distinct text once (first to last time on screen); without, they follow the frames."""
-    from engocr.realtime.sinks import JsonlSink, SubtitleSink, TextSink, VideoSink
-    from engocr.realtime.video import TrackTranscriptSink
+    from engocr.realtime.sinks import (
+        JsonlSink,
+        SubtitleSink,
+        TextSink,
+        TrackTranscriptSink,
+        VideoSink,
+    )
 
     tracked = _tracked(args)
+    frame_s = getattr(args, "stride", 1) / fps  # the time one processed frame covers
     sinks = []
     try:
         if getattr(args, "output", None):
@@ -156,9 +159,10 @@ def make_sinks(args, fps: float) -> list:
         for fmt in ("srt", "vtt", "txt"):
             path = getattr(args, fmt)
             if path and tracked:
-                sinks.append(TrackTranscriptSink(path, fmt, frame_s=1 / fps))
+                sinks.append(TrackTranscriptSink(path, fmt, frame_s=frame_s))
             elif path:
-                sinks.append(TextSink(path) if fmt == "txt" else SubtitleSink(path, fmt, 1 / fps))
+                sinks.append(TextSink(path) if fmt == "txt" else
+                             SubtitleSink(path, fmt, frame_s))
     except EngocrError:
         for s in sinks:
             s.close()
@@ -172,11 +176,12 @@ def _process(reader):
 
 def cmd_image(args) -> int:
     from engocr.realtime.overlay import draw_result
+    from engocr.realtime.sinks import prepare_folder
     from engocr.realtime.sources import open_source
 
+    if args.annotate:
+        prepare_folder(args.annotate)
     reader = make_reader(args)
-    if args.annotate and not args.annotate.is_dir():
-        raise InputError(f"{args.annotate}: not a folder")
     out, failed = [], []
 
     def report(exc: InputError) -> None:
@@ -192,12 +197,14 @@ def cmd_image(args) -> int:
                 name = frame.name or spec
                 out.append({"image": name, "words": [w.to_dict() for w in result.words]})
                 if not args.json:
-                    print(f"{name}: {result.text}")
+                    print(f"{name}: {result.text or '(no text found)'}")
                 if args.annotate:
                     import cv2
 
-                    cv2.imwrite(str(args.annotate / Path(name).name),
-                                draw_result(frame.image, result, show_stats=False))
+                    target = args.annotate / Path(name).name
+                    if not cv2.imwrite(str(target), draw_result(frame.image, result,
+                                                                show_stats=False)):
+                        raise OutputError(f"{target}: could not write the annotated image")
         except InputError as exc:
             report(exc)
     if args.json:
@@ -207,7 +214,7 @@ def cmd_image(args) -> int:
 
 def _run_stream(args, source, window) -> int:
     from engocr.realtime.loop import run
-    from engocr.realtime.video import TrackingReader
+    from engocr.realtime.tracking import TrackingReader
 
     reader = make_reader(args)
     process = TrackingReader(reader, det_every=args.det_every) if _tracked(args) \
@@ -220,7 +227,13 @@ def _run_stream(args, source, window) -> int:
           + (", interrupted" if stats.interrupted else ""), file=sys.stderr)
     if stats.frames == 0:
         raise InputError(f"{source.name}: no frames could be read")
-    return 130 if stats.interrupted else 0
+    if stats.interrupted:
+        return 130
+    ended_early = getattr(source, "ended_early", None)
+    stopped = getattr(args, "max_frames", None) is not None
+    if ended_early is not None and not stopped and (reason := ended_early()):
+        raise InputError(reason)
+    return 0
 
 
 def cmd_video(args) -> int:
@@ -295,12 +308,18 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("engocr: error: out of memory (try a smaller frame size)", file=sys.stderr)
         return 5
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in TRAINING_MODULES:
+            raise
+        print(f"engocr: error: `engocr {args.command}` needs the training extra ({exc.name} is "
+              "not installed): pip install \"engocr[train]\"", file=sys.stderr)
+        return 2
 
 
 def cam_main(argv: list[str] | None = None) -> int:
     """`engocr-cam`: the live camera window."""
-    parser = argparse.ArgumentParser(prog="engocr-cam", description="Read text live from a "
-                                     "camera; q or Esc quits, s saves a snapshot.")
+    parser = Parser(prog="engocr-cam", description="Read text live from a camera; q or Esc "
+                    "quits, s saves a snapshot.")
     parser.add_argument("--version", action="version", version=f"engocr {__version__}")
     _cam_args(parser)
     args = parser.parse_args(argv)

@@ -79,8 +79,9 @@ def test_bench_prints_stages(models, capsys):
     (["video", "{empty}", "--jsonl", "x.jsonl"], 2, "empty"),
     (["video", "{junk}", "--jsonl", "x.jsonl"], 2, "not a readable video"),
     (["video", "{video}"], 2, "no output asked for"),
-    (["video", "{video}", "-o", "/nonexistent/dir/o.mp4"], 4, "does not exist"),
-    (["video", "{video}", "--jsonl", "/nonexistent/o.jsonl"], 4, "does not exist"),
+    (["video", "{video}", "-o", "/proc/o.mp4"], 4, "cannot write"),
+    (["video", "{video}", "--jsonl", "/proc/o.jsonl"], 4, "cannot write"),
+    (["image", "{image}", "--annotate", "/proc"], 4, "cannot write"),
     (["cam", "--device", "97", "--no-window"], 2, "camera 97: cannot open"),
     (["video", "http://127.0.0.1:9/x.mjpg", "--jsonl", "x.jsonl"], 2, "127.0.0.1:9"),
 ])
@@ -89,7 +90,9 @@ def test_bad_inputs_one_line(models, tmp_path, capsys, monkeypatch, argv, code, 
     (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "junk.mp4").write_bytes(b"\x01" * 4096)
     video = write_video(tmp_path / "v.mp4", frames=3)
-    argv = [a.format(empty="empty.mp4", junk="junk.mp4", video=video) for a in argv]
+    cv2.imwrite(str(tmp_path / "i.png"), np.zeros((40, 40, 3), np.uint8))
+    argv = [a.format(empty="empty.mp4", junk="junk.mp4", video=video, image="i.png")
+            for a in argv]
     _one_error_line(capsys, main([*argv, *models]), code, pattern)
 
 
@@ -146,3 +149,125 @@ def test_shipped_models_load_from_the_package():
     reader = Reader(threads=1)
     assert reader.detector.card.training_data and reader.recognizer.card.charset
     assert isinstance(reader.read(np.zeros((480, 640, 3), np.uint8)).words, list)
+
+
+def _truncated_video(tmp_path):
+    """The first half of a 40-frame mp4 whose index (at the front) still announces 40."""
+    import imageio.v2 as iio
+
+    full = tmp_path / "full.mp4"
+    rng = np.random.default_rng(0)
+    with iio.get_writer(str(full), fps=10, codec="libx264", macro_block_size=2,
+                        ffmpeg_log_level="error", ffmpeg_params=["-movflags", "+faststart"]) as w:
+        for _ in range(40):
+            w.append_data((rng.random((96, 128, 3)) * 255).astype(np.uint8))
+    data = full.read_bytes()
+    half = tmp_path / "half.mp4"
+    half.write_bytes(data[:len(data) // 2])
+    return half
+
+
+def test_truncated_video_keeps_what_it_read_and_fails(models, tmp_path, capsys):
+    out = tmp_path / "t.jsonl"
+    code = main(["video", str(_truncated_video(tmp_path)), "--jsonl", str(out), *models])
+    err = capsys.readouterr().err
+    assert code == 2 and "ended early" in err and "of the 40 frames" in err
+    lines = out.read_text().splitlines()
+    assert 0 < len(lines) < 40 and all(json.loads(x)["frame"] >= 0 for x in lines)
+
+
+@pytest.mark.parametrize("argv", [
+    ["video", "v.mp4", "--jsonl", "x", "--score", "1.5"],
+    ["video", "v.mp4", "--jsonl", "x", "--stride", "0"],
+    ["video", "v.mp4", "--jsonl", "x", "--stride", "-1"],
+    ["video", "v.mp4", "--jsonl", "x", "--det-every", "0"],
+    ["demo", "--frames", "0"],
+    ["bench", "--size", "0x480"],
+    ["image", "a.png", "--det-size", "abc"],
+])
+def test_out_of_range_options_are_refused_in_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2
+    assert len(err) == 1 and ": error: argument" in err[0] and "expected" in err[0], err
+
+
+def test_outputs_create_missing_folders(models, tmp_path):
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.zeros((40, 40, 3), np.uint8))
+    assert main(["image", str(img), "--annotate", str(tmp_path / "new" / "dir"), *models]) == 0
+    assert (tmp_path / "new" / "dir" / "a.png").exists()
+    src = write_video(tmp_path / "in.mp4", frames=3)
+    assert main(["video", str(src), "--jsonl", str(tmp_path / "x" / "a.jsonl"), *models]) == 0
+    assert (tmp_path / "x" / "a.jsonl").exists()
+
+
+def test_stride_counts_in_transcript_times(models, tmp_path):
+    src = write_video(tmp_path / "in.mp4", frames=12)
+    assert main(["video", str(src), "--stride", "5", "--jsonl", str(tmp_path / "a.jsonl"),
+                 *models]) == 0
+    records = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in records] == [0, 5, 10]
+    assert [r["time_s"] for r in records] == [0.0, 0.5, 1.0]
+
+
+def test_every_option_has_help_and_shows_its_default():
+    from engocr.cli import build_parser
+
+    def walk(parser):
+        for action in parser._actions:
+            if action.option_strings and action.dest != "help":
+                yield parser.prog, action
+            for child in getattr(action, "choices", None) or {}:
+                if isinstance(action.choices, dict):
+                    yield from walk(action.choices[child])
+
+    missing = [f"{prog} {a.option_strings[0]}" for prog, a in walk(build_parser())
+               if not a.help]
+    assert not missing, missing
+    video = build_parser()._subparsers._group_actions[0].choices["video"].format_help()
+    assert "(default: 1)" in " ".join(video.split())
+
+
+def test_clean_run_prints_nothing_on_stderr(tiny_models, tmp_path):
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.zeros((60, 80, 3), np.uint8))
+    run = subprocess.run([sys.executable, "-m", "engocr", "image", str(img), "--det-model",
+                          str(tiny_models["det"]), "--rec-model", str(tiny_models["rec"])],
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+
+
+def test_training_commands_without_the_extra_say_what_to_install(tmp_path):
+    """On a runtime install (no TensorFlow) the training side fails in one line naming the
+    extra, not with a ModuleNotFoundError traceback."""
+    for argv in (["train", "det", "--run", str(tmp_path / "r")],
+                 ["export", "det", "--run", str(tmp_path / "r")],
+                 ["bench", "--backend", "keras", "--frames", "1"]):
+        code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+                f"from engocr.cli import main; sys.exit(main({argv!r}))")
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        err = run.stderr.strip().splitlines()
+        assert run.returncode == 2 and len(err) == 1, run.stderr
+        assert 'pip install "engocr[train]"' in err[0]
+
+
+def test_kernel_cache_lives_outside_the_package(tmp_path):
+    """numba's cache files go to the user cache folder: left inside site-packages they outlive
+    an uninstall and shadow a later editable install."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    subprocess.run([sys.executable, "-c", "from engocr.realtime.kernels import warm_up; "
+                    "warm_up()"], check=True, env=env)
+    assert list((tmp_path / "engocr" / "numba").rglob("*.nbi"))
+
+
+def test_eval_without_data_says_where_it_looked(tmp_path, capsys):
+    for what in ("det", "rec"):
+        code = main(["eval", what, "--data", str(tmp_path / "nowhere")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and str(tmp_path / "nowhere") in err[0]
+        assert "--data" in err[0] and "ENGOCR_DATA" in err[0]

@@ -5,10 +5,11 @@ import cv2
 import numpy as np
 import pytest
 
+from engocr.realtime.reader import crop_boxes
 from engocr.realtime.results import FrameResult, Word
+from engocr.realtime.sinks import TrackTranscriptSink
 from engocr.realtime.sources import Frame
-from engocr.realtime.tracking import Tracker, TrackerConfig, vote
-from engocr.realtime.video import TrackingReader, TrackTranscriptSink
+from engocr.realtime.tracking import Tracker, TrackerConfig, TrackingReader, vote
 
 WORDS = {"EXIT": (40, 60), "OPEN": (200, 150)}
 
@@ -34,8 +35,6 @@ class FakeReader:
     """Stands in for the TFLite models: detection from the clip's truth, recognition by
     matching crops against the clip's known words, counting every recognizer call."""
 
-    min_conf = 0.0
-
     def __init__(self, truth):
         self.truth, self.calls, self.current = truth, 0, 0
 
@@ -43,13 +42,17 @@ class FakeReader:
         boxes = np.array([b for b, _ in self.truth[self.current]], np.float32)
         return boxes, np.ones(len(boxes), np.float32)
 
-    def recognizer(self, crops, timings=None):
+    def read_boxes(self, image, boxes, timings=None):
+        crops = crop_boxes(image, boxes)
         self.calls += len(crops)
         texts = []
         for crop in crops:
             best = min(("EXIT", "OPEN", "SALE"), key=lambda w: _distance(crop, w))
             texts.append(best)
         return texts, np.full(len(crops), 0.95, np.float32)
+
+    def accepts(self, text, conf):
+        return bool(text.strip())
 
 
 def _distance(crop, word):
@@ -120,13 +123,13 @@ def test_detect_every_n_frames_keeps_tracks(det_every):
 def test_unsure_reading_is_retried_every_few_frames_until_the_vote_is_full():
     frames, truth = clip(n=17, change_at=100)  # both signs stay whole in the frame
     fake = FakeReader(truth)
-    unsure = fake.recognizer
+    unsure = fake.read_boxes
 
-    def low_confidence(crops, timings=None):
-        texts, _ = unsure(crops, timings)
-        return texts, np.full(len(crops), 0.5, np.float32)
+    def low_confidence(image, boxes, timings=None):
+        texts, _ = unsure(image, boxes, timings)
+        return texts, np.full(len(texts), 0.5, np.float32)
 
-    fake.recognizer = low_confidence
+    fake.read_boxes = low_confidence
     config = TrackerConfig(reread_every=100, low_conf_every=3, history=4)
     reader = TrackingReader(fake, config)
     for frame in frames:
@@ -135,3 +138,44 @@ def test_unsure_reading_is_retried_every_few_frames_until_the_vote_is_full():
     # Per word: the first read and 3 retries (frames 0, 3, 6, 9), then no more: 8 in all,
     # not one a frame (34).
     assert fake.calls == 8, fake.calls
+
+
+def _word(text: str, i: int) -> FrameResult:
+    return FrameResult([Word((0, 0, 10, 10), text, 0.9, track_id=1)], i, i / 10)
+
+
+def test_transcript_writes_the_most_frequent_spelling(tmp_path):
+    """A spelling seen first but less often ("iGN") loses to the frequent one ("IGN")."""
+    sink = TrackTranscriptSink(tmp_path / "t.txt", "txt", linger_s=1.0, frame_s=0.1)
+    for i, text in enumerate(["iGN"] * 3 + ["IGN"] * 8):
+        sink.write(_word(text, i))
+    sink.close()
+    assert (tmp_path / "t.txt").read_text().splitlines() == \
+        ["[00:00:00.000 - 00:00:01.100] IGN"]
+
+
+def test_transcript_cues_are_in_time_order_without_flashes(tmp_path):
+    """A one-frame misreading is no cue, and a long-lived text that started first is written
+    before a short one that ended earlier."""
+    sink = TrackTranscriptSink(tmp_path / "t.srt", "srt", linger_s=0.5, frame_s=0.1)
+    for i in range(40):
+        words = [Word((0, 0, 10, 10), "PARKING", 0.9, track_id=1)]
+        if 5 <= i < 10:
+            words.append(Word((0, 20, 10, 30), "OPEN", 0.9, track_id=2))
+        if i == 12:
+            words.append(Word((0, 40, 10, 50), "QXZW", 0.9, track_id=3))
+        sink.write(FrameResult(words, i, i / 10))
+    sink.close()
+    srt = (tmp_path / "t.srt").read_text()
+    assert "QXZW" not in srt
+    assert srt.index("PARKING") < srt.index("OPEN")
+    assert "1\n00:00:00,000 --> 00:00:04,000\nPARKING" in srt
+    assert "2\n00:00:00,500 --> 00:00:01,000\nOPEN" in srt
+
+
+def test_transcript_times_count_the_stride(tmp_path):
+    """At stride 25 of a 25 fps video one processed frame covers a second, not 1/25 s."""
+    sink = TrackTranscriptSink(tmp_path / "t.srt", "srt", frame_s=25 / 25)
+    sink.write(FrameResult([Word((0, 0, 10, 10), "EXIT", 0.9)], 700, 28.0))
+    sink.close()
+    assert "00:00:28,000 --> 00:00:29,000\nEXIT" in (tmp_path / "t.srt").read_text()

@@ -329,3 +329,16 @@ def test_targets_round_trip_through_runtime_decoder(xy_scale):
     np.testing.assert_allclose(decoded[order], boxes[want], atol=0.05)
     found = kmeans_anchors(np.abs(rng.normal(30, 10, (500, 2))) + 2, k=9)
     assert found.shape == (9, 2) and np.all(np.diff(found.prod(1)) >= 0)
+
+
+def test_det_windows_often_hold_a_whole_large_word():
+    """A word wider than most random windows' room is still whole in about half the windows
+    (the placement that keeps one word whole), so large words are learnt as positives."""
+    from engocr.train.data.records import SceneSample, WordBox
+    from engocr.train.det_data import scene_to_input
+
+    quad = [[500, 200], [980, 200], [980, 360], [500, 360]]
+    scene = SceneSample([WordBox(quad, "WORD")], image=np.zeros((720, 1280, 3), np.uint8))
+    rng = np.random.default_rng(1)
+    whole = sum(len(scene_to_input(scene, (384, 288), rng, 1024)[1]) for _ in range(60))
+    assert whole >= 20

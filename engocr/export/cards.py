@@ -16,10 +16,14 @@ def recognizer_card(config, quantization: str, **extra) -> ModelCard:
 
 
 def detector_card(config, quantization: str, **extra) -> ModelCard:
-    """Card of a YOLO-MobileNetV2 export (`config` is a DetectorConfig)."""
+    """Card of a YOLO-MobileNet export (`config` is a DetectorConfig); the architecture names
+    the ImageNet weights that started the backbone, if any."""
+    backbone = {"mobilenet_v2": "MobileNetV2", "mobilenet_v1": "MobileNetV1"}[config.backbone]
+    start = (f", backbone initialised from ImageNet weights ({config.pretrained})"
+             if config.pretrained else ", trained from scratch")
     return ModelCard(kind="detector", input_width=config.width, input_height=config.height,
                      input_channels=3, quantization=quantization, strides=list(config.strides),
                      anchors=[[list(a) for a in scale] for scale in config.anchors],
                      xy_scale=config.xy_scale,
                      architecture=f"YOLOv3 heads (strides {list(config.strides)}) on "
-                                  f"MobileNetV2 alpha {config.alpha}", **extra)
+                                  f"{backbone} alpha {config.alpha}{start}", **extra)

@@ -21,8 +21,8 @@ from engocr.export.tflite import (
 )
 
 TRAINING_DATA = ("engocr synthetic scene text (Debian fonts, ic15 training photos as "
-                 "backgrounds) + IIIT5K train, SVT train, ICDAR 2015 training images 1-900: "
-                 "research-only terms, see ../shared/data/README.md")
+                 "backgrounds) + IIIT5K train, SVT train, ICDAR 2015 training images 1-900, "
+                 "ICDAR 2003 training photos: research-only terms, see ../shared/data/README.md")
 
 
 def _pick(variants: dict, budget: float, key: str, reference: float,
@@ -92,19 +92,25 @@ MAX_SIDES = (512, 640, 768, 896, 1024)
 
 def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATIONS,
                     budget: float = 1.0, data: Path | None = None, threads: int = 2,
-                    weights: str = "best", prefer: str | None = None) -> dict:
+                    weights: str = "best", prefer: str | None = None,
+                    rec_model: Path | None = None) -> dict:
     from engocr.charts import pr_curves
     from engocr.preprocess import detector_input_size
+    from engocr.realtime.reader import DEFAULT_RECOGNIZER
     from engocr.train import det_data
+    from engocr.train.crop_padding import best_padding, found_words, padding_grid
+    from engocr.train.data.importers import ic15_scenes
     from engocr.train.data.synth import SynthScenes
     from engocr.train.det import load_model
     from engocr.train.evaluate import (
         KerasDetector,
         best_threshold,
         detection_curve,
+        detections_by_threshold,
         ic15_val_scenes,
         postprocess_grid,
         tflite_detector,
+        tflite_recognizer,
     )
 
     model, config = load_model(run, weights, free_size=True)
@@ -121,7 +127,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     # NMS and merge overlaps are chosen on training images, not on validation; then the
     # threshold once more on validation, with the post-processing that ships.
     keras_detector = KerasDetector(model, config, max_side=max_side)
-    train_scenes = ic15_split_train(data)
+    train_scenes = ic15_scenes("train", data)
     grid = postprocess_grid(keras_detector, {"train": train_scenes[:200]}, best_t)
     post = max(grid, key=lambda row: row["train"]["hmean"])
     keras_detector.card.iou_threshold = post["nms_iou"]
@@ -131,8 +137,18 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     reference = keras_curve[best_t]["hmean"]
     print(f"detector keras: NMS IoU {post['nms_iou']}, merge IoU {post['merge_iou']} (training "
           f"images); H {reference:.4f} at threshold {best_t}")
+    # The recognizer's crop margins, by what it reads from this detector's boxes on training
+    # images (the boxes of a detector tend to clip a word's first and last letters).
+    recognizer = tflite_recognizer(rec_model or DEFAULT_RECOGNIZER, threads)
+    pad_scenes = train_scenes[:300]
+    found = detections_by_threshold(keras_detector, pad_scenes, [best_t])[best_t]
+    pad_grid = padding_grid(recognizer, pad_scenes, found_words(found))
+    pad_x, pad_y = best_padding(pad_grid)
+    print(f"detector crop margins: x {pad_x}, y {pad_y} box heights (training images; read "
+          f"{max(r['read'] for r in pad_grid):.3f} of found words)")
     settings = {"score_threshold": best_t, "max_side": max_side,
-                "iou_threshold": post["nms_iou"], "box_merge_iou": post["merge_iou"]}
+                "iou_threshold": post["nms_iou"], "box_merge_iou": post["merge_iou"],
+                "crop_pad_x": pad_x, "crop_pad_y": pad_y}
     frame_size = detector_input_size(640, 480, max_side)
     # int8 calibration on frames as the runtime feeds them at the chosen side.
     gen = SynthScenes(seed=778, size=det_data.SYNTH_FRAME)
@@ -158,17 +174,11 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
                          metrics={"keras_hmean_ic15_val": reference,
                                   "keras_hmean_by_max_side": best_h,
                                   "postprocess_on_train_images": grid,
+                                  "crop_padding_on_train_images": pad_grid,
                                   "keras_pr_by_threshold": keras_curve,
                                   "variants": variants},
                          latency_ms={"frame_640x480_2threads": variants[chosen]["latency_ms"]})
     return _ship(work / f"detector-{chosen}.tflite", out, card)
-
-
-def ic15_split_train(data):
-    from engocr.train.data.importers import ic15_split, load_scene_json
-    from engocr.train.data.paths import data_root
-
-    return ic15_split(load_scene_json(data_root(data) / "ic15_train"), "train")
 
 
 def _ship(path: Path, out: Path, card) -> dict:

@@ -1,8 +1,9 @@
-"""YOLOv3-style text detector on a MobileNetV2 backbone: three scales (strides 8, 16, 32) joined
-by upsampling + concatenation, three anchors per scale, one class (text), so each anchor
-predicts (tx, ty, tw, th, objectness).
+"""YOLOv3-style text detector on a MobileNet (v2 or v1) backbone: three scales (strides 8, 16,
+32) joined by upsampling + concatenation, three anchors per scale, one class (text), so each
+anchor predicts (tx, ty, tw, th, objectness).
 
-The backbone is built without weights (none can be downloaded here) and trained from scratch.
+The backbone is built without weights; a new training run may start it from ImageNet weights
+read from a quantized TFLite classifier (`engocr.models.imagenet`, `DetectorConfig.pretrained`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import layers
 
+from engocr.models.imagenet import BACKBONES, build_backbone
+
 BN_MOMENTUM = 0.99
-# Taps of keras.applications.MobileNetV2 at strides 8, 16 and 32.
-TAPS = ("block_6_expand_relu", "block_13_expand_relu", "out_relu")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,10 @@ class DetectorConfig:
     max_side: int = 0
     train_width: int = 320
     train_height: int = 256
+    backbone: str = "mobilenet_v2"  # or "mobilenet_v1" (keras.applications.MobileNet)
     alpha: float = 0.35
+    # File name of the ImageNet classifier whose weights started the backbone ("" = scratch).
+    pretrained: str = ""
     head_filters: int = 64
     strides: tuple[int, ...] = (8, 16, 32)
     # (scale, anchor, w/h) in input pixels; replaced by k-means anchors before training.
@@ -83,8 +87,8 @@ def _conv1(x, filters: int, name: str):
 
 def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = False,
                    any_size: bool = False) -> keras.Model:
-    """Input: BGR pixels 0..255 (float32, HxWx3; normalised to [-1, 1] inside, as MobileNetV2
-    expects). Outputs, one per stride: (batch, H/s, W/s, anchors * 5) raw logits. The same
+    """Input: BGR pixels 0..255 (float32, HxWx3; normalised to [-1, 1] inside, as the MobileNets
+    expect). Outputs, one per stride: (batch, H/s, W/s, anchors * 5) raw logits. The same
     weights fit every size (`training` picks the training window size; `any_size` leaves
     height and width free, multiples of 32, for the export that the runtime sizes per frame)."""
     c = config
@@ -93,15 +97,15 @@ def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = F
         h = w = None
     inputs = keras.Input((h, w, 3), name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
-    backbone = keras.applications.MobileNetV2(input_shape=(h, w, 3), alpha=c.alpha,
-                                              include_top=False, weights=None)
+    backbone = build_backbone(c.backbone, c.alpha, (h, w, 3))
     # keras.applications uses BatchNorm momentum 0.999, tuned for long ImageNet runs: in a short
     # from-scratch run its moving statistics lag so far behind that the model in inference mode
     # predicted no text at all while training-mode outputs were right. 0.99 keeps up.
     for layer in backbone.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = BN_MOMENTUM
-    taps = keras.Model(backbone.input, [backbone.get_layer(n).output for n in TAPS],
+    taps = keras.Model(backbone.input, [backbone.get_layer(n).output
+                                         for n in BACKBONES[c.backbone]["taps"]],
                        name="backbone")
     c3, c4, c5 = taps(x)
     f = c.head_filters

@@ -34,6 +34,10 @@ class ModelCard:
     # (input_width x input_height is then its nominal size); 0: always input_width x height.
     max_side: int = 0
     xy_scale: float = 1.0  # box centre range per cell (see DetectorConfig.xy_scale)
+    # Margins of the crop cut for the recognizer around each box, x box height (left/right and
+    # top/bottom), chosen on training images by what the recognizer reads (export det).
+    crop_pad_x: float = 0.12
+    crop_pad_y: float = 0.12
     # recognizer
     charset: str = ""
     blank_index: int = 0

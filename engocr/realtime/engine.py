@@ -4,6 +4,8 @@ caller, a resizable batch, and clear errors for files that are not models."""
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,27 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def quiet_native_stderr():
+    """Silence what native code prints on stderr inside the block (LiteRT announces "INFO:
+    Created TensorFlow Lite XNNPACK delegate for CPU." on every model it loads). Python
+    exceptions still carry their messages; a clean engocr run prints nothing on stderr."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured): nothing to do
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 class TFLiteEngine:
@@ -34,7 +57,8 @@ class TFLiteEngine:
             raise ModelError(f"{self.path}: not a TFLite model (no TFL3 identifier)")
         self.threads = threads or default_threads()
         try:
-            self.interpreter = Interpreter(model_content=data, num_threads=self.threads)
+            with quiet_native_stderr():
+                self.interpreter = Interpreter(model_content=data, num_threads=self.threads)
             detail = self.interpreter.get_input_details()[0]
             signature = detail.get("shape_signature", detail["shape"])
             # Models converted at a fixed batch (the fused-LSTM recognizer) cannot be resized:
@@ -48,7 +72,8 @@ class TFLiteEngine:
             self.free_size = len(signature) == 4 and signature[1] < 0 and signature[2] < 0
             if self.free_size:
                 self.interpreter.resize_tensor_input(detail["index"], [1, 64, 64, signature[3]])
-            self.interpreter.allocate_tensors()
+            with quiet_native_stderr():
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path}: cannot load model ({exc})") from None
         self._refresh()
@@ -65,9 +90,6 @@ class TFLiteEngine:
     def output_shapes(self) -> list[tuple[int, ...]]:
         return [tuple(int(v) for v in o["shape"]) for o in self.outputs]
 
-    @property
-    def quantized_input(self) -> bool:
-        return self.input["dtype"] != np.float32
 
     def resize_input(self, shape: tuple[int, ...]) -> None:
         """Change the input shape (batch, or height and width of a free-size model);

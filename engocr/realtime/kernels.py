@@ -4,10 +4,27 @@ with; `warm_up()` compiles (or loads from the on-disk cache) before the first fr
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
-from numba import njit
+
+
+def kernel_cache_dir() -> Path:
+    """Where numba keeps the compiled kernels: a user cache folder, never inside the installed
+    package (cache files left in site-packages survive an uninstall, and the folder they leave
+    then shadows an editable install of engocr)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "engocr" / "numba"
+
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(kernel_cache_dir()))
+import numba  # noqa: E402
+
+if not numba.config.CACHE_DIR:  # numba was imported before this module set it
+    numba.config.CACHE_DIR = str(kernel_cache_dir())
+from numba import njit  # noqa: E402
 
 # --------------------------------------------------------------------------- CTC greedy decoding
 

@@ -30,14 +30,17 @@ def load_model(path: str | Path, threads: int | None) -> tuple[TFLiteEngine, Mod
     return TFLiteEngine(path, threads), card
 
 
-def crop_boxes(frame: np.ndarray, boxes: np.ndarray, pad: float = 0.12) -> list[np.ndarray]:
-    """Axis-aligned word crops with a margin of `pad` x box height on every side."""
+def crop_boxes(frame: np.ndarray, boxes: np.ndarray, pad_x: float = 0.12, pad_y: float = 0.12
+               ) -> list[np.ndarray]:
+    """Axis-aligned word crops with margins of `pad_x` x box height left and right and
+    `pad_y` x box height above and below (the detector card's `crop_pad_x` / `crop_pad_y`,
+    chosen by what the recognizer reads: a detector's boxes tend to clip a word's ends)."""
     h, w = frame.shape[:2]
     crops = []
     for x1, y1, x2, y2 in boxes:
-        m = pad * (y2 - y1)
-        a, b = int(max(0, x1 - m)), int(max(0, y1 - m))
-        c, d = int(min(w, x2 + m + 1)), int(min(h, y2 + m + 1))
+        mx, my = pad_x * (y2 - y1), pad_y * (y2 - y1)
+        a, b = int(max(0, x1 - mx)), int(max(0, y1 - my))
+        c, d = int(min(w, x2 + mx + 1)), int(min(h, y2 + my + 1))
         crops.append(frame[b:max(d, b + 1), a:max(c, a + 1)])
     return crops
 
@@ -79,6 +82,11 @@ class Reader:
         """Word boxes and detection scores of one frame."""
         return self.detector(frame, timings)
 
+    def crop(self, image: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
+        """Word crops of detector boxes, with the margins the detector's card gives."""
+        card = self.detector.card
+        return crop_boxes(image, boxes, card.crop_pad_x, card.crop_pad_y)
+
     def recognize(self, crops: list[np.ndarray]) -> list[str]:
         """Texts of word crops (BGR or grayscale arrays)."""
         texts, _ = self.recognizer([to_bgr8(c, "crop") for c in crops])
@@ -95,11 +103,23 @@ class Reader:
             image = to_bgr8(image)
         timings: dict[str, float] = {}
         boxes, det_scores = self.detector(image, timings)
-        t0 = time.perf_counter()
-        crops = crop_boxes(image, boxes)
-        timings["crop"] = (time.perf_counter() - t0) * 1000
-        texts, confs = self.recognizer(crops, timings) if crops else ([], np.zeros(0))
+        texts, confs = self.read_boxes(image, boxes, timings)
         words = [Word(tuple(float(v) for v in b), t, float(c), float(s))
-                 for b, t, c, s in zip(boxes, texts, confs, det_scores)
-                 if t.strip() and c >= self.min_conf]
+                 for b, t, c, s in zip(boxes, texts, confs, det_scores) if self.accepts(t, c)]
         return FrameResult(words=words, frame=frame, time_s=time_s, timings=timings)
+
+    def read_boxes(self, image: np.ndarray, boxes: np.ndarray, timings: dict | None = None
+                   ) -> tuple[list[str], np.ndarray]:
+        """Texts and confidences of the words in `boxes` (x1, y1, x2, y2) of a frame: cropped
+        with the detector card's margins, recognized in batches."""
+        if len(boxes) == 0:
+            return [], np.zeros(0, np.float32)
+        t0 = time.perf_counter()
+        crops = self.crop(image, boxes)
+        if timings is not None:
+            timings["crop"] = timings.get("crop", 0.0) + (time.perf_counter() - t0) * 1000
+        return self.recognizer(crops, timings)
+
+    def accepts(self, text: str, conf: float) -> bool:
+        """Whether a reading is reported: some text, at least `min_conf` sure."""
+        return bool(text.strip()) and conf >= self.min_conf

@@ -3,20 +3,48 @@ video, JSON Lines, SRT and WebVTT subtitles, plain-text transcript."""
 
 from __future__ import annotations
 
-import os
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from engocr.charset import edit_distance, protocol_text
 from engocr.errors import OutputError
 from engocr.realtime.results import FrameResult
 
 
-def _open_text(path: Path):
+def prepare_output(path: str | Path) -> Path:
+    """Make sure an output file can be written before the first frame is read: its folder is
+    created, the file opened once for writing."""
     path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise OutputError(f"{path}: folder {path.parent} does not exist")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path
+
+
+def prepare_folder(folder: str | Path) -> Path:
+    """An output folder, created if missing and checked by writing a file into it."""
+    import tempfile
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write into this folder "
+                          f"({exc.strerror or exc})") from None
+    return folder
+
+
+def _open_text(path: Path):
+    path = prepare_output(path)
     try:
         return open(path, "w", encoding="utf-8", buffering=1)
     except OSError as exc:
@@ -54,28 +82,46 @@ def _stamp(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-class SubtitleSink(Sink):
-    """SRT or WebVTT: one cue per stretch of frames showing the same text; each cue is written
-    when the text changes, the last one on close."""
+class CueWriter:
+    """Writes timed cues as SRT, WebVTT or a plain-text transcript (`[start - end] text`), each
+    line flushed as it is written."""
 
-    def __init__(self, path: Path, fmt: str, frame_s: float = 1 / 30) -> None:
-        self.path, self.fmt, self.frame_s = path, fmt, frame_s
-        self.handle = _open_text(path)
+    def __init__(self, path: Path, fmt: str) -> None:
+        if fmt not in ("srt", "vtt", "txt"):
+            raise ValueError(fmt)
+        self.fmt, self.handle, self.count = fmt, _open_text(path), 0
         if fmt == "vtt":
             self.handle.write("WEBVTT\n\n")
+
+    def write(self, start: float, end: float, text: str) -> None:
+        self.count += 1
+        if self.fmt == "txt":
+            self.handle.write(f"[{_stamp(start, '.')} - {_stamp(end, '.')}] {text}\n")
+            return
+        sep = "," if self.fmt == "srt" else "."
+        number = f"{self.count}\n" if self.fmt == "srt" else ""
+        self.handle.write(f"{number}{_stamp(start, sep)} --> {_stamp(end, sep)}\n{text}\n\n")
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class SubtitleSink(Sink):
+    """SRT or WebVTT without tracking: one cue per stretch of frames showing the same text;
+    each cue is written when the text changes, the last one on close. `frame_s`: the time one
+    processed frame covers (the source's frame time x the stride)."""
+
+    def __init__(self, path: Path, fmt: str, frame_s: float = 1 / 30) -> None:
+        self.path, self.frame_s = path, frame_s
+        self.cues = CueWriter(path, fmt)
         self.cue: tuple[str, float] | None = None
         self.last_time = 0.0
-        self.count = 0
 
     def _flush(self, end: float) -> None:
         if self.cue is None:
             return
         text, start = self.cue
-        self.count += 1
-        sep = "," if self.fmt == "srt" else "."
-        number = f"{self.count}\n" if self.fmt == "srt" else ""
-        self.handle.write(f"{number}{_stamp(start, sep)} --> {_stamp(max(end, start + 0.04), sep)}"
-                          f"\n{text}\n\n")
+        self.cues.write(start, max(end, start + 0.04), text)
         self.cue = None
 
     def write(self, result: FrameResult, annotated=None) -> None:
@@ -89,7 +135,7 @@ class SubtitleSink(Sink):
 
     def close(self) -> None:
         self._flush(self.last_time + self.frame_s)
-        self.handle.close()
+        self.cues.close()
 
 
 class TextSink(Sink):
@@ -109,15 +155,91 @@ class TextSink(Sink):
         self.handle.close()
 
 
+@dataclass
+class TranscriptEntry:
+    """One distinct text on screen: when it was first and last seen, in how many processed
+    frames, and every spelling read for it (the most frequent one is written)."""
+
+    first_s: float
+    last_s: float
+    frames: int = 0
+    spellings: Counter = field(default_factory=Counter)
+
+    @property
+    def text(self) -> str:
+        return self.spellings.most_common(1)[0][0]  # ties: the first spelling seen
+
+
+class TrackTranscriptSink(Sink):
+    """SRT, WebVTT or plain text listing each distinct piece of text once, from its first to
+    its last time on screen (with tracking, the reading of a word is stable across frames).
+
+    An entry ends once its text has been off screen for `linger_s`; near-duplicates ("EXIT" /
+    "EXlT") that overlap in time are merged into one, which is written in its most frequent
+    spelling. Entries shorter than `min_cue_s` (one-frame flashes of a misreading) are not
+    written. Cues are written in order of their start time, as soon as no text still on
+    screen started earlier, so the file is valid at every moment of a long run. `frame_s`:
+    the time one processed frame covers (the source's frame time x the stride)."""
+
+    def __init__(self, path, fmt: str, linger_s: float = 2.0, frame_s: float = 1 / 30,
+                 min_cue_s: float = 0.3) -> None:
+        self.linger_s, self.frame_s, self.min_cue_s = linger_s, frame_s, min_cue_s
+        self.cues = CueWriter(path, fmt)
+        self.pending: dict[str, TranscriptEntry] = {}
+        self.finished: list[TranscriptEntry] = []
+
+    def write(self, result: FrameResult, annotated=None) -> None:
+        now = result.time_s
+        seen = set()
+        for word in result.words:
+            key = protocol_text(word.text) or word.text
+            entry = self.pending.setdefault(key, TranscriptEntry(now, now))
+            entry.spellings[word.text] += 1
+            if key not in seen:
+                entry.last_s, entry.frames = now, entry.frames + 1
+                seen.add(key)
+        for key in [k for k, e in self.pending.items() if now - e.last_s > self.linger_s]:
+            self._finish(key)
+        self._write_ready()
+
+    def _finish(self, key: str) -> None:
+        entry = self.pending.pop(key)
+        for other_key, other in self.pending.items():
+            close = edit_distance(key, other_key) <= max(1, len(key) // 5)
+            overlap = entry.first_s <= other.last_s + self.linger_s and \
+                other.first_s <= entry.last_s + self.linger_s
+            if close and overlap:  # fold the variant into its near-duplicate
+                other.first_s = min(other.first_s, entry.first_s)
+                other.last_s = max(other.last_s, entry.last_s)
+                other.frames += entry.frames
+                other.spellings.update(entry.spellings)
+                return
+        if entry.last_s - entry.first_s + self.frame_s >= self.min_cue_s - 1e-9:
+            self.finished.append(entry)
+
+    def _write_ready(self, final: bool = False) -> None:
+        """Write the finished entries that no text still on screen started before."""
+        horizon = float("inf") if final else \
+            min((e.first_s for e in self.pending.values()), default=float("inf"))
+        self.finished.sort(key=lambda e: (e.first_s, e.text))
+        while self.finished and self.finished[0].first_s <= horizon:
+            entry = self.finished.pop(0)
+            self.cues.write(entry.first_s, entry.last_s + self.frame_s, entry.text)
+
+    def close(self) -> None:
+        # Shortest-lived first, so that a variant folds into the text it misspells.
+        for key in sorted(self.pending, key=lambda k: (self.pending[k].frames, k)):
+            if key in self.pending:
+                self._finish(key)
+        self._write_ready(final=True)
+        self.cues.close()
+
+
 class VideoSink(Sink):
     """Annotated H.264 MP4 through imageio-ffmpeg (OpenCV's mp4v as the fallback)."""
 
     def __init__(self, path: Path, fps: float) -> None:
-        self.path, self.fps = Path(path), fps
-        if not self.path.parent.exists():
-            raise OutputError(f"{path}: folder {self.path.parent} does not exist")
-        if not os.access(self.path.parent, os.W_OK):
-            raise OutputError(f"{path}: folder {self.path.parent} is not writable")
+        self.path, self.fps = prepare_output(path), fps
         self.writer = None
         self.cv_writer = None
 

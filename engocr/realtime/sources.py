@@ -22,11 +22,11 @@ from engocr.imageio_utils import read_image
 
 
 def quiet_opencv() -> None:
-    """OpenCV and FFmpeg print their own warnings for a missing camera or a corrupt file; the
-    user gets engocr's one clear line instead (set ENGOCR_DEBUG=1 to see theirs)."""
+    """OpenCV prints its own warnings for a missing camera or a corrupt file; the user gets
+    engocr's one clear line instead (set ENGOCR_DEBUG=1 to see theirs). FFmpeg's are silenced
+    in `engocr/__init__.py`, before OpenCV is imported."""
     if os.environ.get("ENGOCR_DEBUG"):
         return
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
@@ -104,16 +104,28 @@ class VideoFileSource(Source):
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and 1 <= fps <= 240 else 30.0
         self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frames_read = 0
 
     def __iter__(self) -> Iterator[Frame]:
         index, image = 0, self.first
         while image is not None:
+            self.frames_read = index + 1
             if index % self.stride == 0:
                 yield Frame(index, index / self.fps, image)
             ok, image = self.cap.read()
             if not ok:
                 break
             index += 1
+
+    def ended_early(self) -> str | None:
+        """After reading to the end: why the video is shorter than its container announced
+        (truncated or corrupt), or None. A container's count may be off by a frame or two."""
+        missing = self.frame_count - self.frames_read
+        if self.frame_count <= 0 or missing <= max(2, 0.01 * self.frame_count):
+            return None
+        return (f"{self.name}: the video ended early, {self.frames_read} of the "
+                f"{self.frame_count} frames its container announced (truncated or corrupt); "
+                "the outputs hold what was read")
 
     def close(self) -> None:
         self.cap.release()

@@ -1,5 +1,5 @@
-"""Video as video: word tracks across frames, reuse of readings, stable voted text, and
-transcripts that list each distinct piece of text once.
+"""Video as video: word tracks across frames, reuse of readings, stable voted text
+(`TrackingReader`: a Reader that reads only the tracks that need it).
 
 A track follows one word box (greedy IoU matching against a constant-velocity prediction). It
 is re-read only when it is new, when its appearance or size changed, when its reading is
@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+from engocr.realtime.results import FrameResult, Word
+
+if TYPE_CHECKING:
+    from engocr.realtime.reader import Reader
+    from engocr.realtime.sources import Frame
 
 THUMB = (48, 16)  # appearance signature size (w, h)
 
@@ -203,3 +210,35 @@ class Tracker:
         ended = self.ended + self.tracks
         self.ended, self.tracks = [], []
         return ended
+
+
+class TrackingReader:
+    """Reader + Tracker: the recognizer runs only for tracks that need a (re-)read, and each
+    word carries its track id and voted text. With `det_every` > 1 the detector runs every
+    N-th frame and tracks coast on their velocity in between."""
+
+    def __init__(self, reader: Reader, config: TrackerConfig | None = None,
+                 det_every: int = 1) -> None:
+        self.reader, self.tracker = reader, Tracker(config)
+        self.det_every = max(1, det_every)
+        self.rec_calls = 0
+
+    def __call__(self, frame: Frame) -> FrameResult:
+        image, timings = frame.image, {}
+        if frame.index % self.det_every == 0 or not self.tracker.tracks:
+            boxes, scores = self.reader.detect(image, timings)
+            visible, to_read = self.tracker.update(frame.index, frame.time_s, image, boxes,
+                                                   scores)
+        else:
+            visible, to_read = self.tracker.coast(frame.index, frame.time_s), []
+        if to_read:
+            texts, confs = self.reader.read_boxes(image, np.array([t.box for t in to_read]),
+                                                  timings)
+            for track, text, conf in zip(to_read, texts, confs):
+                self.tracker.add_reading(track, image, frame.index, text, float(conf))
+        self.rec_calls += len(to_read)
+        h, w = image.shape[:2]
+        words = [Word(tuple(float(v) for v in np.clip(t.box, 0, [w, h, w, h])), t.text, t.conf,
+                      t.det_score, track_id=t.id)
+                 for t in visible if self.reader.accepts(t.text, t.conf)]
+        return FrameResult(words=words, frame=frame.index, time_s=frame.time_s, timings=timings)

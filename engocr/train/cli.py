@@ -6,8 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
+from engocr.argtypes import POSITIVE, SIZE
 from engocr.errors import InputError
 
+DATA_HELP = ("real data folder (ic15_train, iiit5k_test, ...); default: $ENGOCR_DATA, else "
+             "../shared/data beside the source checkout")
 # Detector training styles: DetectorConfig fields (see engocr.train.det.yolo_loss).
 DET_LOSSES = {
     "yolov3": {"xy_scale": 1.0, "box_loss": "l2", "iou_objectness": False},
@@ -20,16 +23,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model (needs the train extra)")
     tsub = train.add_subparsers(dest="what", required=True)
     rec = tsub.add_parser("rec", help="train the recognizer (resumes from --run if it exists)")
-    rec.add_argument("--run", type=Path, default=Path("runs/rec/conv-32x128"))
-    rec.add_argument("--head", choices=["conv", "bilstm", "bigru"], default="conv")
+    rec.add_argument("--run", type=Path, default=Path("runs/rec/conv-32x128"),
+                     help="run folder: created, or resumed where it stopped")
+    rec.add_argument("--head", choices=["conv", "bilstm", "bigru"], default="conv",
+                     help="sequence head of a new run")
     rec.add_argument("--body", choices=["vgg", "mobile"], default="vgg",
                      help="convolutional body: plain 3x3 (vgg) or depthwise-separable")
-    rec.add_argument("--width", type=int, default=128)
-    rec.add_argument("--batch", type=int, default=32)
+    rec.add_argument("--width", type=POSITIVE, default=128, help="input width of a new run")
+    rec.add_argument("--batch", type=POSITIVE, default=32, help="training batch size")
     rec.add_argument("--minutes", type=float, default=None, help="stop after this long")
-    rec.add_argument("--eval-every", type=int, default=500)
-    rec.add_argument("--data", type=Path, default=None, help="real data folder")
-    rec.add_argument("--workers", type=int, default=1, help="synthetic rendering processes")
+    rec.add_argument("--eval-every", type=POSITIVE, default=500, help="steps between evaluations")
+    rec.add_argument("--data", type=Path, default=None, help=DATA_HELP)
+    rec.add_argument("--workers", type=POSITIVE, default=1, help="synthetic rendering processes")
     rec.add_argument("--init-from", type=Path, default=None,
                      help="a new run starts from this run's best weights where layers match "
                           "(e.g. its convolutional body under another head) and skips the "
@@ -37,23 +42,30 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rec.set_defaults(func=_train_rec)
 
     det = tsub.add_parser("det", help="train the detector (resumes from --run if it exists)")
-    det.add_argument("--run", type=Path, default=Path("runs/det/mnv2-512x384"))
-    det.add_argument("--size", default="512x384",
+    det.add_argument("--run", type=Path, default=Path("runs/det/mnv2-512x384"),
+                     help="run folder: created, or resumed where it stopped")
+    det.add_argument("--size", type=SIZE, default="512x384",
                      help="full-frame model input WxH (multiples of 32)")
-    det.add_argument("--train-size", default="320x256", help="training window WxH")
+    det.add_argument("--train-size", type=SIZE, default="320x256", help="training window WxH")
     det.add_argument("--max-side", type=int, default=0,
                      help="train and evaluate for frames scaled to this longest side, as the "
                           "runtime feeds them (default: the --size width)")
-    det.add_argument("--alpha", type=float, default=0.35, help="MobileNetV2 width multiplier")
+    det.add_argument("--backbone", choices=["mobilenet_v2", "mobilenet_v1"],
+                     default="mobilenet_v2", help="backbone network")
+    det.add_argument("--alpha", type=float, default=0.35, help="backbone width multiplier")
+    det.add_argument("--pretrained", action="store_true",
+                     help="start the backbone from the shared ImageNet weights for this backbone "
+                          "and alpha (../shared/weights/imagenet, or $ENGOCR_WEIGHTS/imagenet): "
+                          "heads trained on the frozen backbone first, then everything")
     det.add_argument("--loss", choices=sorted(DET_LOSSES), default="yolov3",
                      help="yolov3: box centre in its cell, L2 box term; yolov5: centre range "
                           "-0.5..1.5 with two neighbour cells assigned, GIoU box term, IoU "
                           "objectness targets (a new run only: a resumed run keeps its own)")
-    det.add_argument("--batch", type=int, default=16)
+    det.add_argument("--batch", type=POSITIVE, default=16, help="training batch size")
     det.add_argument("--minutes", type=float, default=None, help="stop after this long")
-    det.add_argument("--eval-every", type=int, default=300)
-    det.add_argument("--data", type=Path, default=None, help="real data folder")
-    det.add_argument("--workers", type=int, default=1, help="synthetic rendering processes")
+    det.add_argument("--eval-every", type=POSITIVE, default=300, help="steps between evaluations")
+    det.add_argument("--data", type=Path, default=None, help=DATA_HELP)
+    det.add_argument("--workers", type=POSITIVE, default=1, help="synthetic rendering processes")
     det.add_argument("--init-from", type=Path, default=None,
                      help="a new run starts from this detector run's best weights and anchors "
                           "and skips the pretraining (e.g. to train for another --max-side)")
@@ -64,8 +76,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="look at the training data")
     dsub = data.add_subparsers(dest="what", required=True)
     prev = dsub.add_parser("preview", help="write contact sheets of synthetic samples")
-    prev.add_argument("--out", type=Path, default=Path("docs/images"))
-    prev.add_argument("--seed", type=int, default=0)
+    prev.add_argument("--out", type=Path, default=Path("docs/images"),
+                      help="folder the contact sheets are written to")
+    prev.add_argument("--seed", type=int, default=0, help="seed of the samples drawn")
     prev.set_defaults(func=_preview)
 
     ev = sub.add_parser("eval", help="evaluate a model on the real data")
@@ -73,17 +86,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     erec = esub.add_parser("rec", help="word accuracy and CER of the recognizer")
     erec.add_argument("--run", type=Path, help="a training run (Keras weights)")
     erec.add_argument("--model", type=Path, help="a .tflite recognizer (default: shipped)")
-    erec.add_argument("--sets", nargs="+", default=["iiit5k_test", "svt_test", "ic15_val"])
-    erec.add_argument("--data", type=Path, default=None)
-    erec.add_argument("--limit", type=int, default=None, help="first N crops of each set")
+    erec.add_argument("--sets", nargs="+", default=["iiit5k_test", "svt_test", "ic15_val"],
+                      help="crop sets to score")
+    erec.add_argument("--data", type=Path, default=None, help=DATA_HELP)
+    erec.add_argument("--limit", type=POSITIVE, default=None, help="first N crops of each set")
     erec.set_defaults(func=_eval_rec)
     edet = esub.add_parser("det", help="P/R/H of the detector on ic15 validation (ICDAR 2015)")
     edet.add_argument("--run", type=Path, help="a training run (Keras weights)")
-    edet.add_argument("--weights", choices=["best", "last"], default="best")
+    edet.add_argument("--weights", choices=["best", "last"], default="best",
+                      help="with --run: its best or last weights")
     edet.add_argument("--model", type=Path,
                       help="a .tflite detector (default: the shipped one, unless --run is given)")
-    edet.add_argument("--data", type=Path, default=None)
-    edet.add_argument("--limit", type=int, default=None, help="first N validation images")
+    edet.add_argument("--data", type=Path, default=None, help=DATA_HELP)
+    edet.add_argument("--rec-model", type=Path, default=None,
+                      help="recognizer that reads the found words (default: the shipped one)")
+    edet.add_argument("--limit", type=POSITIVE, default=None, help="first N validation images")
     edet.add_argument("--plot", type=Path, default=None,
                       help="write the precision-recall curve(s) to this PNG")
     edet.set_defaults(func=_eval_det)
@@ -93,18 +110,23 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("export", help="export a trained run to TFLite and ship it")
     ex.add_argument("what", choices=["rec", "det"])
     ex.add_argument("--run", type=Path, required=True, help="training run folder")
-    ex.add_argument("--weights", choices=["best", "last"], default="best")
+    ex.add_argument("--weights", choices=["best", "last"], default="best",
+                    help="the run's best (by validation) or last weights")
     ex.add_argument("--out", type=Path, default=None,
                     help="where the chosen model goes (default: the package's assets)")
     ex.add_argument("--work", type=Path, default=Path("runs/export"),
                     help="folder for every variant")
-    ex.add_argument("--quant", nargs="+", default=["float32", "dynamic", "int8"])
+    ex.add_argument("--quant", nargs="+", default=["float32", "dynamic", "int8"],
+                    help="variants to convert and measure")
     ex.add_argument("--budget", type=float, default=1.0,
                     help="accuracy points a quantised variant may lose against Keras")
     ex.add_argument("--prefer", choices=["float32", "dynamic", "int8"], default=None,
                     help="ship this variant when it is within the budget (default: the "
                          "fastest within it)")
-    ex.add_argument("--data", type=Path, default=None)
+    ex.add_argument("--data", type=Path, default=None, help=DATA_HELP)
+    ex.add_argument("--rec-model", type=Path, default=None,
+                    help="det: the recognizer whose readings choose the crop margins "
+                         "(default: the shipped one)")
     ex.set_defaults(func=_export)
 
 
@@ -120,7 +142,7 @@ def _export(args: argparse.Namespace) -> int:
     else:
         out = args.out or DEFAULT_DETECTOR
         export_detector(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
-                        weights=args.weights, prefer=args.prefer)
+                        weights=args.weights, prefer=args.prefer, rec_model=args.rec_model)
     return 0
 
 
@@ -159,14 +181,22 @@ def _train_rec(args: argparse.Namespace) -> int:
 
 def _train_det(args: argparse.Namespace) -> int:
     _use_data(args.data)
+    from engocr.models.imagenet import default_weights_file
     from engocr.models.yolo_mobilenet import DetectorConfig
-    from engocr.train.det import DEFAULT_RECIPE, INIT_RECIPE, DetTrainer
+    from engocr.train.det import DEFAULT_RECIPE, INIT_RECIPE, PRETRAINED_RECIPE, DetTrainer
 
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    tw, th = (int(v) for v in args.train_size.lower().split("x"))
+    (width, height), (tw, th) = args.size, args.train_size
+    pretrained = ""
+    if args.pretrained:
+        weights = default_weights_file(args.backbone, args.alpha)
+        if weights is None:
+            raise InputError(f"no ImageNet weights for {args.backbone} alpha {args.alpha}")
+        pretrained = weights.name
     config = DetectorConfig(width=width, height=height, max_side=args.max_side, train_width=tw,
-                            train_height=th, alpha=args.alpha, **DET_LOSSES[args.loss])
-    recipe = INIT_RECIPE if args.init_from else DEFAULT_RECIPE
+                            train_height=th, backbone=args.backbone, alpha=args.alpha,
+                            pretrained=pretrained, **DET_LOSSES[args.loss])
+    recipe = INIT_RECIPE if args.init_from else PRETRAINED_RECIPE if pretrained else \
+        DEFAULT_RECIPE
     trainer = DetTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
                          init_from=args.init_from)
@@ -175,11 +205,20 @@ def _train_det(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_data(data: Path | None, wanted: str) -> str:
+    from engocr.train.data.paths import data_root
+
+    return (f"real data not found: looked for {wanted} in {data_root(data)}; point to the "
+            "folder with --data DIR or the ENGOCR_DATA environment variable")
+
+
 def _eval_rec(args: argparse.Namespace) -> int:
     from engocr.train.evaluate import evaluate_recognizer
 
     results = evaluate_recognizer(args.sets, run=args.run, model=args.model, data=args.data,
                                   limit=args.limit)
+    if not results:
+        raise InputError(_no_data(args.data, " or ".join(args.sets)))
     for name, scores in results.items():
         print(f"{name:12s} word_acc {scores['word_acc']:.4f}  exact_acc {scores['exact_acc']:.4f}"
               f"  cer {scores['cer']:.4f}  n {scores['n']}")
@@ -187,6 +226,8 @@ def _eval_rec(args: argparse.Namespace) -> int:
 
 
 def _eval_det(args: argparse.Namespace) -> int:
+    from engocr.realtime.reader import DEFAULT_RECOGNIZER
+    from engocr.train.crop_padding import found_words, misread_breakdown
     from engocr.train.evaluate import (
         DEFAULT_THRESHOLDS,
         axis_aligned_ceiling,
@@ -196,13 +237,15 @@ def _eval_det(args: argparse.Namespace) -> int:
         ic15_val_scenes,
         keras_detector,
         tflite_detector,
+        tflite_recognizer,
     )
     from engocr.train.metrics import detection_breakdown
 
+    recognizer = tflite_recognizer(args.rec_model or DEFAULT_RECOGNIZER)
     try:
         scenes = ic15_val_scenes(args.data, args.limit)
-    except FileNotFoundError as exc:
-        raise InputError(f"ic15 validation images not found: {exc}") from None
+    except FileNotFoundError:
+        raise InputError(_no_data(args.data, "ic15_train")) from None
     detectors = {}
     if args.run is not None:
         detectors[f"keras {args.run.name}"] = keras_detector(args.run, args.weights)
@@ -223,6 +266,13 @@ def _eval_det(args: argparse.Namespace) -> int:
         best = best_threshold(curve)
         print(f"  best: threshold {best:.2f}  H {curve[best]['hmean']:.4f}")
         _print_breakdown(detection_breakdown(*found[best], best))
+        card = detect.card
+        words = found_words(found[best])
+        misread = misread_breakdown(recognizer, scenes, words, card.crop_pad_x, card.crop_pad_y)
+        print(f"  found words read correctly (crop margins x {card.crop_pad_x}, y "
+              f"{card.crop_pad_y}): {misread['read']:.2f} of {misread['found']}; of the "
+              f"{misread['misread']} misread, the recognizer reads "
+              f"{misread['misread_truth_box_reads']:.2f} from the word's own box")
     ceiling = axis_aligned_ceiling(scenes)
     print(f"axis-aligned ceiling (every readable word's bounding box): "
           f"P {ceiling['precision']:.4f}  R {ceiling['recall']:.4f}  H {ceiling['hmean']:.4f}")

@@ -3,6 +3,7 @@ then fine-tuning on ic15 training images with the backbone frozen, then unfrozen
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -14,14 +15,14 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import tensorflow as tf  # noqa: E402
 
+from engocr.errors import InputError  # noqa: E402
 from engocr.models.yolo_mobilenet import (  # noqa: E402
     DetectorConfig,
     build_detector,
     set_backbone_trainable,
 )
 from engocr.train import det_data  # noqa: E402
-from engocr.train.data.importers import ic15_split, load_scene_json  # noqa: E402
-from engocr.train.data.paths import data_root  # noqa: E402
+from engocr.train.data.importers import detector_training_scenes, ic15_scenes  # noqa: E402
 from engocr.train.det_targets import encode_targets, kmeans_anchors  # noqa: E402
 from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
 
@@ -30,6 +31,14 @@ DEFAULT_RECIPE = [
     Phase("finetune_frozen", steps=2000, lr=5e-4, real_fraction=0.5, freeze_lower=True,
           patience=4),
     Phase("finetune_all", steps=4000, lr=2e-4, real_fraction=0.5, patience=6),
+]
+# A backbone started from ImageNet weights (`--pretrained`): the seed's transfer recipe. The
+# heads learn on a frozen backbone first (cheap: no backward pass through it), then everything
+# at a lower rate so the ImageNet features are adapted, not overwritten.
+PRETRAINED_RECIPE = [
+    Phase("heads_frozen", steps=1500, lr=1e-3, real_fraction=0.5, freeze_lower=True),
+    Phase("finetune_all", steps=4000, lr=3e-4, real_fraction=0.5, patience=8),
+    Phase("average", steps=1000, lr=1e-4, real_fraction=0.5, average_every=100),
 ]
 # A run started from another detector run (`--init-from`, e.g. to train for another frame
 # scale): the whole network is trained already, so one phase of everything at a low rate.
@@ -123,19 +132,18 @@ def load_model(run_dir: Path, weights: str = "best", free_size: bool = False):
 
 
 def compute_anchors(config: DetectorConfig, data: str | None, n_synth: int = 200) -> tuple:
-    """k-means anchors over word boxes at the model input size: real ic15 training images and
-    synthetic scenes, as the detector will see them."""
+    """k-means anchors over word boxes in training windows: real training photos and synthetic
+    scenes, at the scale and with the scale augmentation the detector trains with."""
     from engocr.train.data.synth import SynthScenes
 
     size = (config.train_width, config.train_height)
     rng = np.random.default_rng(0)
     wh = []
-    folder = data_root(data) / "ic15_train"
-    if (folder / "gt.json").exists():
-        for scene in ic15_split(load_scene_json(folder), "train")[:300]:
-            _, boxes, _ = det_data.scene_to_input(scene, size, rng, config.frame_side)
-            wh.append(boxes[:, 2:] - boxes[:, :2])
-            scene.release()
+    real = detector_training_scenes(data)
+    for i in rng.permutation(len(real))[:400]:
+        _, boxes, _ = det_data.scene_to_input(real[i], size, rng, config.frame_side)
+        wh.append(boxes[:, 2:] - boxes[:, :2])
+        real[i].release()
     gen = SynthScenes(seed=123, size=det_data.SYNTH_FRAME)
     for i in range(n_synth):
         _, boxes, _ = det_data.scene_to_input(gen[i], size, rng, config.frame_side)
@@ -185,6 +193,7 @@ class DetTrainer(PhasedTrainer):
         self.optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3, clipnorm=10.0)
         self._init_state()
         self.start_from(init_from)
+        self._start_from_imagenet()
         self.rng = np.random.default_rng([seed, self.state.step])
 
     def _anchors(self, config: DetectorConfig, init_from: Path | None) -> tuple:
@@ -194,17 +203,40 @@ class DetTrainer(PhasedTrainer):
             return read_config(init_from, DetectorConfig).anchors
         return compute_anchors(config, self.data)
 
+    def _start_from_imagenet(self) -> None:
+        """A new run whose config names ImageNet weights reads them into the backbone (batch
+        norm unfolded on training windows); recorded in `init.json`. A resumed run keeps its
+        own weights."""
+        from engocr.models.imagenet import imagenet_weights_dir, load_tflite_backbone
+
+        if not self.config.pretrained or self.state.step or self.manager.latest_checkpoint:
+            return
+        path = imagenet_weights_dir() / self.config.pretrained
+        if not path.exists():
+            raise InputError(f"ImageNet weights {path} not found (set ENGOCR_WEIGHTS to the "
+                             "folder that holds imagenet/)")
+        rng = np.random.default_rng(self.seed)
+        size = (self.config.train_width, self.config.train_height)
+        real = detector_training_scenes(self.data)
+        from engocr.train.data.synth import SynthScenes
+
+        scenes = [real[int(i)] for i in rng.integers(0, len(real), 24)] if real else []
+        scenes += [SynthScenes(seed=99, size=det_data.SYNTH_FRAME)[i] for i in range(8)]
+        images = np.stack([det_data.scene_to_input(s, size, rng, self.config.frame_side)[0]
+                           for s in scenes]).astype(np.float32)
+        load_tflite_backbone(self.model.get_layer("backbone"), path, bgr=True,
+                             calibration=images / 127.5 - 1.0)
+        (self.run_dir / "init.json").write_text(json.dumps(
+            {"from": f"ImageNet classifier {path.name}", "layers": ["backbone"],
+             "batchnorm": "unfolded on 32 training windows"}, indent=1))
+
     def load_source(self, run_dir: Path):
         return load_model(run_dir)[0]
 
     def prepare(self) -> None:
-        folder = data_root(self.data) / "ic15_train"
-        self.real, self.val = [], []
-        if (folder / "gt.json").exists():
-            scenes = load_scene_json(folder)
-            self.real = ic15_split(scenes, "train")
-            self.val = ic15_split(scenes, "val")
-        else:
+        self.real = detector_training_scenes(self.data)
+        self.val = ic15_scenes("val", self.data)
+        if not self.val:
             self.primary_metric = "synth_val_hmean"
         self.size = (self.config.train_width, self.config.train_height)
         from engocr.train.data.synth import SynthScenes

@@ -36,8 +36,7 @@ def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Ge
                             interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         sh, sw = scaled.shape[:2]
         out = np.full((size[1], size[0], 3), 114, np.uint8)
-        x0 = int(rng.integers(0, max(1, sw - size[0] + 1)))
-        y0 = int(rng.integers(0, max(1, sh - size[1] + 1)))
+        x0, y0 = _window_origin(quads[~ignore] * scale, (sw, sh), size, rng)
         window = scaled[y0:y0 + size[1], x0:x0 + size[0]]
         out[:window.shape[0], :window.shape[1]] = window
         quads = quads * scale - [x0, y0]
@@ -54,6 +53,26 @@ def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Ge
     if rng is not None:
         out = _colour_jitter(out, rng)
     return out, clipped[positive], clipped[dontcare]
+
+
+def _window_origin(quads: np.ndarray, scaled: tuple[int, int], size: tuple[int, int],
+                   rng: np.random.Generator) -> tuple[int, int]:
+    """Top-left corner of a training window in the scaled scene. Half the time it is placed to
+    hold one whole readable word (a random one that fits), so that large words, which a random
+    window mostly cuts (and a cut word is no positive), are still learnt; else anywhere."""
+    sw, sh = scaled
+    hi_x, hi_y = max(0, sw - size[0]), max(0, sh - size[1])
+    if len(quads) and rng.random() < 0.5:
+        lo, top = quads.min(1), quads.max(1)
+        fits = np.flatnonzero(((top - lo) <= [size[0], size[1]]).all(1))
+        if len(fits):
+            k = int(rng.choice(fits))
+            x_range = (max(0, int(np.ceil(top[k, 0])) - size[0]), min(hi_x, int(lo[k, 0])))
+            y_range = (max(0, int(np.ceil(top[k, 1])) - size[1]), min(hi_y, int(lo[k, 1])))
+            if x_range[0] <= x_range[1] and y_range[0] <= y_range[1]:
+                return (int(rng.integers(x_range[0], x_range[1] + 1)),
+                        int(rng.integers(y_range[0], y_range[1] + 1)))
+    return int(rng.integers(0, hi_x + 1)), int(rng.integers(0, hi_y + 1))
 
 
 def _colour_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -82,7 +82,9 @@ def _prf(hits: int, n_pred: int, n_gt: int) -> dict:
     return {"precision": precision, "recall": recall, "hmean": hmean}
 
 
-def _e2e_text(text: str) -> str:
+def e2e_text(text: str) -> str:
+    """A text as the end-to-end protocol compares it: case-insensitive, outer punctuation
+    stripped."""
     import string
 
     return text.strip(string.punctuation + " ").lower()
@@ -97,8 +99,8 @@ def detection_scores(predictions: list[list], ground_truth: list[list]) -> dict:
         matches, counted, readable = match_words([p[0] for p in preds], [g[0] for g in gts],
                                                  [g[2] for g in gts])
         hits += len(matches)
-        e2e_hits += sum(preds[p][1] is not None and _e2e_text(preds[p][1]) ==
-                        _e2e_text(gts[g][1]) for p, g in matches)
+        e2e_hits += sum(preds[p][1] is not None and e2e_text(preds[p][1]) ==
+                        e2e_text(gts[g][1]) for p, g in matches)
         n_pred += counted
         n_gt += readable
     scores = _prf(hits, n_pred, n_gt)
