@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from engocr.train.data.importers import ic15_split, load_scene_json
+from engocr.train.data.importers import ic15_scenes
 from engocr.train.data.paths import data_root
 from engocr.train.metrics import detection_scores
 
@@ -51,12 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/accuracy.json"))
     p.add_argument("--plot", type=Path, default=Path("docs/images/detector-pr.png"))
     args = p.parse_args(argv)
-    root = data_root(args.data)
-    if not (root / "ic15_train" / "gt.json").exists():
-        print(f"accuracy: real data not found at {root}", file=sys.stderr)
+    scenes = ic15_scenes("val", args.data)
+    if not scenes:
+        print(f"accuracy: real data not found at {data_root(args.data)}", file=sys.stderr)
         return 2
     reader = Reader(args.det_model, args.rec_model)
-    scenes = ic15_split(load_scene_json(root / "ic15_train"), "val")
     e2e = end_to_end(reader, scenes)
     card_threshold = reader.detector.score_threshold
     found = detections_by_threshold(tflite_detector(args.det_model or DEFAULT_DETECTOR), scenes,

@@ -91,7 +91,8 @@ class TesseractPeer:
         data = self.t.image_to_data(image, output_type=self.t.Output.DICT)
         out = []
         for text, x, y, w, h, level in zip(data["text"], data["left"], data["top"],
-                                           data["width"], data["height"], data["level"]):
+                                           data["width"], data["height"], data["level"],
+                                           strict=True):
             if level == 5 and text.strip():
                 out.append((np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]],
                                      np.float32), text.strip()))
@@ -125,7 +126,7 @@ PEERS = [EngocrPeer, RapidOCRPeer, TesseractPeer, EasyOCRPeer]
 
 def main(argv: list[str] | None = None) -> int:
     from engocr.train import rec_data
-    from engocr.train.data.importers import ic15_split, load_scene_json
+    from engocr.train.data.importers import ic15_scenes
     from engocr.train.data.paths import data_root
     from engocr.train.metrics import detection_scores, recognition_scores
 
@@ -137,11 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/peers.json"))
     p.add_argument("--plot", type=Path, default=Path("docs/images/speed-accuracy.png"))
     args = p.parse_args(argv)
-    root = data_root(args.data)
-    if not (root / "ic15_train" / "gt.json").exists():
-        print(f"peers: real data not found at {root}", file=sys.stderr)
+    scenes = ic15_scenes("val", args.data)[:args.images]
+    if not scenes:
+        print(f"peers: real data not found at {data_root(args.data)}", file=sys.stderr)
         return 2
-    scenes = ic15_split(load_scene_json(root / "ic15_train"), "val")[:args.images]
     images = [s.load() for s in scenes]
     gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
     crops = {n: rec_data.load_crops(n, args.data)[:args.crops] for n in ("iiit5k_test",

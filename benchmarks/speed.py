@@ -12,7 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from engocr.realtime.bench import format_table, run_bench
+from engocr.argtypes import SIZE
+from engocr.realtime.bench import BenchSettings, format_table, run_bench
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,16 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", default="demo")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--frames", type=int, default=150)
-    p.add_argument("--sizes", nargs="+", default=["640x480", "1280x720"])
+    p.add_argument("--sizes", nargs="+", type=SIZE, default=[(640, 480), (1280, 720)])
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
     args = p.parse_args(argv)
     results = []
     for size in args.sizes:
-        w, h = (int(v) for v in size.split("x"))
-        bench_args = argparse.Namespace(
-            source=args.source, size=(w, h), frames=args.frames, warmup=10,
-            threads=args.threads, det_model=None, rec_model=None, score=None)
-        figures = run_bench(bench_args)
+        figures = run_bench(BenchSettings(source=args.source, size=size, frames=args.frames,
+                                          threads=args.threads))
         print(format_table(figures), flush=True)
         results.append(figures)
     args.out.parent.mkdir(parents=True, exist_ok=True)

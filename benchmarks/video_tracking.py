@@ -20,7 +20,7 @@ import numpy as np
 
 from engocr.realtime.sources import Frame
 from engocr.realtime.tracking import iou_matrix
-from engocr.train.data.importers import ic15_split, load_scene_json
+from engocr.train.data.importers import ic15_scenes
 from engocr.train.data.paths import data_root
 from engocr.train.metrics import detection_scores
 
@@ -64,7 +64,7 @@ class CountingRecognizer:
 def flicker(results) -> float:
     """Changes of shown text per word-frame, matching words across consecutive frames."""
     changes = pairs = 0
-    for prev, cur in zip(results, results[1:]):
+    for prev, cur in zip(results, results[1:], strict=False):
         a = np.array([w.box for w in prev.words], np.float32).reshape(-1, 4)
         b = np.array([w.box for w in cur.words], np.float32).reshape(-1, 4)
         ious = iou_matrix(a, b)
@@ -106,12 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/video_tracking.json"))
     args = p.parse_args(argv)
-    folder = data_root(args.data) / "ic15_train"
-    if not (folder / "gt.json").exists():
-        print(f"video_tracking: real data not found at {folder}", file=sys.stderr)
+    scenes = ic15_scenes("val", args.data)[:args.images]
+    if not scenes:
+        print(f"video_tracking: real data not found at {data_root(args.data)}", file=sys.stderr)
         return 2
     rng = np.random.default_rng(0)
-    scenes = ic15_split(load_scene_json(folder), "val")[:args.images]
     frames = [f for s in scenes for f in camera_path(s, args.frames_per_image, rng)]
     reader = Reader(threads=args.threads)
     rows = [run(reader, frames, False), run(reader, frames, True),

@@ -39,7 +39,7 @@ class Chart:
         self.text(label, (at[0] + 8, at[1] - 6))
 
     def line(self, xs, ys, label: str, colour=(200, 80, 0), legend_row: int = 0) -> None:
-        points = np.array([self.to_pixels(x, y) for x, y in zip(xs, ys)], np.int32)
+        points = np.array([self.to_pixels(x, y) for x, y in zip(xs, ys, strict=True)], np.int32)
         self.cv2.polylines(self.image, [points], False, colour, 2, self.cv2.LINE_AA)
         (width, _), _ = self.cv2.getTextSize(label, self.cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         self.text(label, (WIDTH - 30 - width, 40 + 18 * legend_row), colour)

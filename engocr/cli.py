@@ -284,9 +284,14 @@ def cmd_demo(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from engocr.realtime.bench import format_table, run_bench
+    from engocr.realtime.bench import BenchSettings, format_table, run_bench
 
-    figures = run_bench(args)
+    settings = BenchSettings(
+        source=args.source, size=args.size, frames=args.frames, warmup=args.warmup,
+        threads=args.threads, det_model=args.det_model, rec_model=args.rec_model,
+        score=args.score, det_size=args.det_size, backend=args.backend, det_run=args.det_run,
+        rec_run=args.rec_run)
+    figures = run_bench(settings)
     print(json.dumps(figures, indent=1) if args.json else format_table(figures))
     return 0
 

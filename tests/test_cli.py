@@ -2,6 +2,7 @@
 one clear line on stderr and a non-zero exit, never a traceback."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -271,3 +272,25 @@ def test_eval_without_data_says_where_it_looked(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and str(tmp_path / "nowhere") in err[0]
         assert "--data" in err[0] and "ENGOCR_DATA" in err[0]
+
+
+@pytest.mark.skipif(not shutil.which("xvfb-run"), reason="xvfb-run not installed "
+                    "(scripts/setup_train.sh installs it)")
+def test_live_window_opens_at_the_frame_size_and_quietly(tmp_path):
+    """On a (virtual) display the window opens at the frame's own size, without Qt's
+    warnings on stderr."""
+    script = tmp_path / "window.py"
+    script.write_text(
+        "import subprocess, numpy as np\n"
+        "from engocr.realtime.loop import Window\n"
+        "w = Window()\n"
+        "for _ in range(5):\n"
+        "    w.show(np.full((480, 640, 3), 90, np.uint8))\n"
+        "tree = subprocess.run(['xwininfo', '-root', '-tree'], capture_output=True,\n"
+        "                      text=True).stdout\n"
+        "print([line for line in tree.splitlines() if '\"engocr\"' in line])\n"
+        "w.close()\n")
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", sys.executable,
+                          str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "640x480" in run.stdout and run.stderr == "", (run.stdout, run.stderr)

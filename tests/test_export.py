@@ -48,7 +48,7 @@ def test_detector_float_matches_keras(tmp_path):
     want = sorted((o.numpy() for o in model(x, training=False)), key=lambda o: -o.shape[1])
     engine = TFLiteEngine(write_model(convert(model), tmp_path / "det.tflite"), threads=1)
     got = sorted(engine.run(x), key=lambda o: -o.shape[1])
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, atol=1e-3, rtol=1e-3)
 
 
@@ -108,11 +108,11 @@ def test_free_size_detector_runs_each_frame_at_its_own_aspect(tmp_path):
         x = letterbox(frame, *want)[0][None].astype(np.float32)
         got = sorted(engine.run(x), key=lambda o: -o.shape[1])
         ref = sorted((o.numpy() for o in model(x, training=False)), key=lambda o: -o.shape[1])
-        for g, r in zip(got, ref):
+        for g, r in zip(got, ref, strict=True):
             np.testing.assert_allclose(g, r, atol=1e-4, rtol=1e-4)
     # At the nominal size the free-size build and the fixed build agree.
     x = rng.uniform(0, 255, (1, 96, 128, 3)).astype(np.float32)
-    for a, b in zip(model(x, training=False), fixed(x, training=False)):
+    for a, b in zip(model(x, training=False), fixed(x, training=False), strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
 
 

@@ -100,6 +100,6 @@ def test_det_run_from_imagenet_weights_records_them_and_resumes(tmp_path):
     trained = first.model.get_weights()
     resumed = DetTrainer(run, config, recipe, batch=2, data=none, eval_every=1000)
     assert resumed.state.step == 3
-    for got, want in zip(resumed.model.get_weights(), trained):
+    for got, want in zip(resumed.model.get_weights(), trained, strict=True):
         np.testing.assert_array_equal(got, want)
     assert "ImageNet" in detector_card(resumed.config, "int8").architecture

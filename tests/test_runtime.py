@@ -2,6 +2,7 @@
 sinks and the frame loop."""
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -75,6 +76,7 @@ def test_read_gives_schema_words(reader):
     assert {"detect", "nms", "crop"} <= set(result.timings)
     d = result.to_dict()
     assert d["frame"] == 3 and d["time_s"] == 0.1
+    assert d["words"], "the test detector fires everywhere: words must be found"
     for word in d["words"]:
         (x1, y1), (x2, y2), (x3, y3), (x4, y4) = word["quad"]
         assert x1 < x2 and y2 < y3 and x3 > x4 and y1 == y2 and x1 == x4  # clockwise from TL
@@ -191,10 +193,18 @@ def test_sinks_write_schema(tmp_path):
 
 
 def test_unwritable_outputs(tmp_path):
-    with pytest.raises(OutputError, match="does not exist"):
-        JsonlSink(tmp_path / "no" / "such" / "o.jsonl")
-    with pytest.raises(OutputError, match="does not exist"):
-        VideoSink(tmp_path / "no" / "o.mp4", 30)
+    """Outputs fail before the first frame where they cannot be written; a missing folder is
+    created instead."""
+    with pytest.raises(OutputError, match="cannot write"):
+        JsonlSink(Path("/proc/o.jsonl"))
+    with pytest.raises(OutputError, match="cannot write"):
+        VideoSink(Path("/proc/o.mp4"), 30)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OutputError, match="cannot write"):
+        JsonlSink(blocker / "o.jsonl")
+    JsonlSink(tmp_path / "new" / "o.jsonl").close()
+    assert (tmp_path / "new" / "o.jsonl").exists()
 
 
 def test_loop_writes_video_and_closes_on_interrupt(reader, tmp_path):

@@ -71,7 +71,7 @@ def test_crnn_overfits_then_exports_and_reads(word_crops, tmp_path):
                            tmp_path / f"rec-{quant}.tflite")
         recognizer_card(config, quant).save(path.with_suffix(".json"))
         texts = Reader(det, path, threads=1).recognize(word_crops)
-        matches = sum(a == b for a, b in zip(texts, WORDS))
+        matches = sum(a == b for a, b in zip(texts, WORDS, strict=True))
         assert matches >= (8 if quant == "float32" else 6), (quant, texts)
 
 
@@ -92,7 +92,7 @@ def test_rec_training_resumes_at_the_step_it_stopped(tmp_path):
     (run / "recipe.json").write_text(json.dumps(recipe + [asdict(second)]))
     b = RecTrainer(run, config, [first], batch=4, data=tmp_path / "none", eval_every=1000)
     assert b.state.step == 4 and b.state.synth_index == 16 and len(b.recipe) == 2
-    for got, want in zip(b.model.get_weights(), saved):
+    for got, want in zip(b.model.get_weights(), saved, strict=True):
         np.testing.assert_array_equal(got, want)
     state = b.train()
     assert (state.step, state.phase) == (7, 2)
@@ -137,10 +137,10 @@ def test_averaging_phase_scores_and_keeps_the_mean_of_its_snapshots(tmp_path):
     assert trainer.state.step == 4 and trainer.state.averaged == 0  # reset: the phase ended
     assert "averaged" in (run / "metrics.csv").read_text()
     trainer.model.load_weights(run / "best.weights.h5")  # the one evaluation: best
-    for got, a, b in zip(trainer.model.get_weights(), snapshots[1], snapshots[3]):
+    for got, a, b in zip(trainer.model.get_weights(), snapshots[1], snapshots[3], strict=True):
         np.testing.assert_allclose(got, (a + b) / 2, rtol=1e-5, atol=1e-6)
     trainer.model.load_weights(run / "last.weights.h5")
-    for got, want in zip(trainer.model.get_weights(), snapshots[3]):
+    for got, want in zip(trainer.model.get_weights(), snapshots[3], strict=True):
         np.testing.assert_array_equal(got, want)
 
 
@@ -158,7 +158,7 @@ def test_averaging_resumes_with_its_running_mean(tmp_path):
     b = RecTrainer(run, config, recipe, batch=4, data=none, eval_every=1000)
     b._load_average()
     assert b.state.averaged == 3
-    for got, *seen in zip(b.average, *snapshots):
+    for got, *seen in zip(b.average, *snapshots, strict=True):
         np.testing.assert_allclose(got, np.mean(seen, axis=0), rtol=1e-4, atol=1e-6)
 
 
@@ -178,7 +178,7 @@ def test_rec_run_starts_from_another_runs_body(tmp_path):
     conv.model.load_weights(tmp_path / "conv" / "best.weights.h5")
     for name in copied:
         for got, want in zip(b.model.get_layer(name).get_weights(),
-                             conv.model.get_layer(name).get_weights()):
+                             conv.model.get_layer(name).get_weights(), strict=True):
             np.testing.assert_array_equal(got, want)
     b.train()
     trained = b.model.get_layer("block4_conv").get_weights()[0]
@@ -206,7 +206,7 @@ def test_det_training_resumes_at_the_step_it_stopped(tmp_path):
     b = DetTrainer(run, config, [first], batch=2, data=none, eval_every=1000)
     assert b.state.step == 3 and b.state.synth_index == 6 and len(b.recipe) == 2
     assert b.config.anchors == a.config.anchors
-    for got, want in zip(b.model.get_weights(), saved):
+    for got, want in zip(b.model.get_weights(), saved, strict=True):
         np.testing.assert_array_equal(got, want)
     state = b.train()
     assert (state.step, state.phase) == (5, 2)
@@ -230,14 +230,14 @@ def test_det_run_starts_from_another_run_for_a_longer_side(tmp_path):
     assert new.config.anchors == source.config.anchors and new.config.max_side == 320
     assert "backbone" in json.loads((run / "init.json").read_text())["layers"]
     source.model.load_weights(tmp_path / "src" / "best.weights.h5")
-    for got, want in zip(new.model.get_weights(), source.model.get_weights()):
+    for got, want in zip(new.model.get_weights(), source.model.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
     assert new.train().step == 1
     assert "synth_val_hmean" in (run / "metrics.csv").read_text()  # full frames, side 320
     trained = new.model.get_weights()
     resumed = DetTrainer(run, config, [Phase("a", 1, 1e-3)], batch=2, data=none,
                          eval_every=1, init_from=tmp_path / "src")
-    for got, want in zip(resumed.model.get_weights(), trained):
+    for got, want in zip(resumed.model.get_weights(), trained, strict=True):
         np.testing.assert_array_equal(got, want)
 
 
@@ -294,7 +294,7 @@ def test_yolo_loss_finite_and_falls(losses, fall):
         with tf.GradientTape() as tape:
             loss = yolo_loss(model(x, training=True), targets, tf.constant(gt), config)
         grads = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
+        opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
     losses = [float(step()) for _ in range(80)]

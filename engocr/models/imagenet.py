@@ -132,7 +132,7 @@ def load_tflite_backbone(backbone, path: Path, bgr: bool = False,
     pairs = _conv_bn_pairs(backbone)
     if len(convs) < len(pairs):
         raise ModelError(f"{path.name}: {len(convs)} convolutions, the backbone has {len(pairs)}")
-    for i, ((conv, bn), source) in enumerate(zip(pairs, convs)):
+    for i, ((conv, bn), source) in enumerate(zip(pairs, convs, strict=False)):
         kernel = source.kernel
         if i == 0 and bgr:
             kernel = kernel[:, :, ::-1, :]
@@ -160,7 +160,7 @@ def _unfold_batchnorm(backbone, pairs: list, images: np.ndarray) -> None:
     for k, out in enumerate(outputs):
         flat = out.reshape(-1, out.shape[-1]).astype(np.float64)
         stats[k] = (flat.mean(0), flat.std(0))
-    for (conv, bn), (mean, std) in zip(pairs, stats):
+    for (conv, bn), (mean, std) in zip(pairs, stats, strict=True):
         scale = np.maximum(std, 1e-3).astype(np.float32)
         kernel = conv.kernel.numpy()
         if isinstance(conv, keras.layers.DepthwiseConv2D):

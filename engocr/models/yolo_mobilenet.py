@@ -122,7 +122,7 @@ def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = F
     bias = [0.0, 0.0, 0.0, 0.0, -4.6] * len(c.anchors[0])
     outputs = [layers.Conv2D(n_out, 1, name=f"out_s{s}",
                              bias_initializer=keras.initializers.Constant(bias))(p)
-               for p, s in zip((p3, p4, p5), c.strides)]
+               for p, s in zip((p3, p4, p5), c.strides, strict=True)]
     return keras.Model(inputs, outputs, name="yolo_mobilenetv2")
 
 

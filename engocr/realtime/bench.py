@@ -6,6 +6,8 @@ from __future__ import annotations
 import platform
 import resource
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -46,9 +48,28 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def compute_device(args) -> str:
+@dataclass
+class BenchSettings:
+    """What `run_bench` measures: frames of `source` at `size`, the first `warmup` left out;
+    the shipped (or given) TFLite models, or with backend "keras" the float training runs."""
+
+    source: str = "demo"
+    size: tuple[int, int] = (640, 480)
+    frames: int = 150
+    warmup: int = 10
+    threads: int | None = None
+    det_model: Path | None = None
+    rec_model: Path | None = None
+    score: float | None = None
+    det_size: int | None = None
+    backend: str = "tflite"
+    det_run: Path = Path("runs/det/mnv2-512x384")
+    rec_run: Path = Path("runs/rec/conv-32x128")
+
+
+def compute_device(backend: str) -> str:
     """CPU, or the GPU TensorFlow sees when the Keras backend runs."""
-    if getattr(args, "backend", "tflite") != "keras":
+    if backend != "keras":
         return "cpu"
     import tensorflow as tf
 
@@ -56,18 +77,18 @@ def compute_device(args) -> str:
     return f"gpu ({gpus[0].name})" if gpus else "cpu"
 
 
-def run_bench(args) -> dict:
+def run_bench(args: BenchSettings) -> dict:
     from engocr.realtime.reader import Reader
 
     threads = args.threads or default_threads()
     t0 = time.perf_counter()
-    if getattr(args, "backend", "tflite") == "keras":
+    if args.backend == "keras":
         from engocr.realtime.keras_engine import keras_reader
 
         reader = keras_reader(args.det_run, args.rec_run, args.score)
     else:
         reader = Reader(args.det_model, args.rec_model, threads=threads,
-                        score_threshold=args.score, det_size=getattr(args, "det_size", None))
+                        score_threshold=args.score, det_size=args.det_size)
     startup = time.perf_counter() - t0
     frames = load_frames(args.source, args.size, args.frames + args.warmup)
     times = StageTimes()
@@ -98,7 +119,7 @@ def run_bench(args) -> dict:
         "words_per_frame": float(np.mean(words[args.warmup:])),
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "startup_s": startup, "numba_warmup_s": reader.warmup_s,
-        "backend": getattr(args, "backend", "tflite"), "device": compute_device(args),
+        "backend": args.backend, "device": compute_device(args.backend),
         "detector": reader.detector.card.quantization,
         "recognizer": reader.recognizer.card.quantization,
     }

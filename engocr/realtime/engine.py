@@ -4,13 +4,12 @@ caller, a resizable batch, and clear errors for files that are not models."""
 from __future__ import annotations
 
 import os
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from engocr.errors import ModelError
+from engocr.realtime.quiet import quiet_native_stderr
 
 
 def default_threads() -> int:
@@ -19,27 +18,6 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
-
-
-@contextmanager
-def quiet_native_stderr():
-    """Silence what native code prints on stderr inside the block (LiteRT announces "INFO:
-    Created TensorFlow Lite XNNPACK delegate for CPU." on every model it loads). Python
-    exceptions still carry their messages; a clean engocr run prints nothing on stderr."""
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured): nothing to do
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
 
 
 class TFLiteEngine:

@@ -87,7 +87,7 @@ def ctc_greedy_reference(logits: np.ndarray, charset: str, blank: int = 0
     texts, confs = [], []
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
-    for row, p in zip(logits.argmax(-1), probs):
+    for row, p in zip(logits.argmax(-1), probs, strict=True):
         keep = np.ones(len(row), bool)
         keep[1:] = row[1:] != row[:-1]
         keep &= row != blank
@@ -250,7 +250,7 @@ def yolo_postprocess(outputs: list[np.ndarray], anchors: np.ndarray, strides: li
     """All scales of one image: decode, concatenate, NMS, then (`merge_iou` > 0) weighted
     merging of each kept box with its overlapping candidates. `anchors` is (scales, A, 2)."""
     all_boxes, all_scores = [], []
-    for raw, scale_anchors, stride in zip(outputs, anchors, strides):
+    for raw, scale_anchors, stride in zip(outputs, anchors, strides, strict=True):
         boxes, scores = yolo_decode_kernel(np.ascontiguousarray(raw, np.float32),
                                            np.asarray(scale_anchors, np.float32),
                                            float(stride), float(score_threshold),

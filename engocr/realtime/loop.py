@@ -14,17 +14,16 @@ import numpy as np
 
 from engocr.errors import OutputError
 from engocr.realtime.overlay import draw_result
+from engocr.realtime.quiet import quiet_native_stderr
 from engocr.realtime.results import FrameResult
 from engocr.realtime.sinks import Sink
 from engocr.realtime.sources import Source
-from engocr.realtime.timing import StageTimes
 
 
 @dataclass
 class RunStats:
     frames: int = 0
     seconds: float = 0.0
-    stages: StageTimes = field(default_factory=StageTimes)
     results: list[FrameResult] = field(default_factory=list)
     interrupted: bool = False
 
@@ -41,23 +40,37 @@ def display_available() -> bool:
 
 
 class Window:
-    """A live `cv2.imshow` window: `q`/Esc quits, `s` saves a snapshot."""
+    """A live `cv2.imshow` window: `q`/Esc quits, `s` saves a snapshot. It opens at the frame's
+    own size (fitted within `max_size`), without the Qt toolbar, so the labels and the stats
+    panel are drawn at the size they are read; Qt's start-up warnings stay off stderr."""
 
-    def __init__(self, title: str = "engocr", snapshot_dir: Path = Path(".")) -> None:
+    def __init__(self, title: str = "engocr", snapshot_dir: Path = Path("."),
+                 max_size: tuple[int, int] = (1600, 900)) -> None:
         from engocr.errors import InputError
 
         if not display_available():
             raise InputError("no display to open a window on: use --no-window (and -o to save)")
         self.title, self.snapshot_dir, self.snaps = title, snapshot_dir, 0
+        self.max_size, self.sized = max_size, False
+        flags = cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL
         try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+            with quiet_native_stderr():
+                cv2.namedWindow(title, flags)
         except cv2.error:
             raise InputError("this OpenCV build has no GUI: install opencv-python, or use "
                              "--no-window") from None
 
     def show(self, frame: np.ndarray) -> bool:
         """Show a frame; False when the user asked to quit."""
-        cv2.imshow(self.title, frame)
+        if not self.sized:  # the first frame sets the window's size
+            h, w = frame.shape[:2]
+            fit = min(1.0, self.max_size[0] / w, self.max_size[1] / h)
+            with quiet_native_stderr():
+                cv2.resizeWindow(self.title, int(w * fit), int(h * fit))
+                cv2.imshow(self.title, frame)
+            self.sized = True
+        else:
+            cv2.imshow(self.title, frame)
         key = cv2.waitKey(1) & 0xFF
         if key == ord("s"):
             self.snaps += 1
@@ -122,8 +135,6 @@ def run(source: Source, process, sinks: list[Sink], window: Window | None = None
                 except OSError as exc:
                     raise OutputError(f"writing output failed: {exc.strerror or exc}") from None
             result.timings["write"] = (time.perf_counter() - t2) * 1000
-            stats.stages.add(result.timings)
-            stats.stages.end_frame()
             if keep_results:
                 stats.results.append(result)
             stats.frames += 1

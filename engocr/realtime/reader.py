@@ -105,7 +105,8 @@ class Reader:
         boxes, det_scores = self.detector(image, timings)
         texts, confs = self.read_boxes(image, boxes, timings)
         words = [Word(tuple(float(v) for v in b), t, float(c), float(s))
-                 for b, t, c, s in zip(boxes, texts, confs, det_scores) if self.accepts(t, c)]
+                 for b, t, c, s in zip(boxes, texts, confs, det_scores, strict=True)
+                 if self.accepts(t, c)]
         return FrameResult(words=words, frame=frame, time_s=time_s, timings=timings)
 
     def read_boxes(self, image: np.ndarray, boxes: np.ndarray, timings: dict | None = None

@@ -1,10 +1,9 @@
-"""Per-stage timing (milliseconds) for the benchmark and the on-screen stats."""
+"""Per-stage timing (milliseconds) for the benchmark: each frame's stage -> ms dict, as the
+predictors fill `FrameResult.timings`, summarised as median and p95."""
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -15,14 +14,6 @@ class StageTimes:
     def __init__(self) -> None:
         self.frames: list[dict[str, float]] = []
         self.current: dict[str, float] = defaultdict(float)
-
-    @contextmanager
-    def stage(self, name: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.current[name] += (time.perf_counter() - start) * 1000
 
     def add(self, timings: dict[str, float]) -> None:
         for k, v in timings.items():

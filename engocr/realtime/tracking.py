@@ -234,7 +234,7 @@ class TrackingReader:
         if to_read:
             texts, confs = self.reader.read_boxes(image, np.array([t.box for t in to_read]),
                                                   timings)
-            for track, text, conf in zip(to_read, texts, confs):
+            for track, text, conf in zip(to_read, texts, confs, strict=True):
                 self.tracker.add_reading(track, image, frame.index, text, float(conf))
         self.rec_calls += len(to_read)
         h, w = image.shape[:2]

@@ -36,7 +36,7 @@ def found_words(found: tuple[list, list, list]) -> list[FoundWord]:
     """The matched words of one threshold of `detections_by_threshold` (quads, scores, ground
     truth per scene)."""
     words = []
-    for i, (quads, _, gts) in enumerate(zip(*found)):
+    for i, (quads, _, gts) in enumerate(zip(*found, strict=True)):
         matcher = ImageMatcher(quads, [g[0] for g in gts], [g[2] for g in gts])
         for p, g in matcher.match()[0]:
             pred = np.asarray(quads[p], np.float32).reshape(-1, 2)
@@ -59,7 +59,7 @@ def _readings(recognizer, scenes, words: list[FoundWord], margins: list[tuple[fl
         boxes = np.array([words[k].truth_box if truth else words[k].box for k in ks])
         for m, (pad_x, pad_y) in enumerate(margins):
             texts, _ = recognizer(crop_boxes(image, boxes, pad_x, pad_y))
-            for k, text in zip(ks, texts):
+            for k, text in zip(ks, texts, strict=True):
                 correct[m, k] = e2e_text(text) == e2e_text(words[k].text)
         scenes[s].release()
     return correct
@@ -72,7 +72,7 @@ def padding_grid(recognizer, scenes, words: list[FoundWord], pad_x=PAD_X_GRID,
     correct = _readings(recognizer, scenes, words, margins)
     n = max(len(words), 1)
     return [{"pad_x": x, "pad_y": y, "read": round(float(c.sum()) / n, 4)}
-            for (x, y), c in zip(margins, correct)]
+            for (x, y), c in zip(margins, correct, strict=True)]
 
 
 def best_padding(rows: list[dict]) -> tuple[float, float]:

@@ -84,7 +84,7 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
     bce = tf.nn.sigmoid_cross_entropy_with_logits
     s = config.xy_scale
     shift = (s - 1.0) / 2.0  # centre = cell + s * sigmoid - shift
-    for k, (raw, target) in enumerate(zip(outputs, targets)):
+    for k, (raw, target) in enumerate(zip(outputs, targets, strict=True)):
         shape = tf.shape(raw)
         gh, gw = shape[1], shape[2]
         raw = tf.reshape(raw, [shape[0], gh, gw, len(config.anchors[k]), 5])
@@ -168,7 +168,7 @@ def recalibrate_batchnorm(model, batches, momentum: float = 0.8) -> None:
     forward = tf.function(lambda x: model(x, training=True))
     for x in batches:
         forward(x)
-    for layer, m in zip(layers, saved):
+    for layer, m in zip(layers, saved, strict=True):
         layer.momentum = m
 
 
@@ -281,7 +281,7 @@ class DetTrainer(PhasedTrainer):
                 outputs = model(x, training=True)
                 loss = yolo_loss(outputs, list(targets), gt, config)
             grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return loss
 
         return train_step

@@ -178,7 +178,7 @@ def copy_matching_weights(model: keras.Model, source: keras.Model) -> list[str]:
             continue
         theirs, ours = src.get_weights(), layer.get_weights()
         if theirs and len(theirs) == len(ours) and all(
-                a.shape == b.shape for a, b in zip(theirs, ours)):
+                a.shape == b.shape for a, b in zip(theirs, ours, strict=True)):
             layer.set_weights(theirs)
             copied.append(layer.name)
     return copied
@@ -235,7 +235,8 @@ class PhasedTrainer:
         if n == 0 or self.average is None:
             self.average = weights
         else:
-            self.average = [a + (w - a) / (n + 1) for a, w in zip(self.average, weights)]
+            self.average = [a + (w - a) / (n + 1)
+                            for a, w in zip(self.average, weights, strict=True)]
         self.state.averaged = n + 1
 
     def _load_average(self) -> None:

@@ -9,10 +9,11 @@ def recognition_scores(predictions: list[str], truths: list[str]) -> dict:
     """word_acc: lowercase alphanumeric protocol; exact_acc: case and punctuation kept;
     cer: character error rate (exact strings)."""
     n = max(len(truths), 1)
-    word = sum(protocol_text(p) == protocol_text(t) for p, t in zip(predictions, truths))
-    exact = sum(p == t for p, t in zip(predictions, truths))
+    word = sum(protocol_text(p) == protocol_text(t)
+               for p, t in zip(predictions, truths, strict=True))
+    exact = sum(p == t for p, t in zip(predictions, truths, strict=True))
     chars = sum(len(t) for t in truths) or 1
-    errors = sum(edit_distance(p, t) for p, t in zip(predictions, truths))
+    errors = sum(edit_distance(p, t) for p, t in zip(predictions, truths, strict=True))
     return {"word_acc": word / n, "exact_acc": exact / n, "cer": errors / chars}
 
 
@@ -95,7 +96,7 @@ def detection_scores(predictions: list[list], ground_truth: list[list]) -> dict:
     predictions carry text. `predictions[i]` is a list of (quad, text-or-None);
     `ground_truth[i]` a list of (quad, text, ignore)."""
     hits = e2e_hits = n_pred = n_gt = 0
-    for preds, gts in zip(predictions, ground_truth):
+    for preds, gts in zip(predictions, ground_truth, strict=True):
         matches, counted, readable = match_words([p[0] for p in preds], [g[0] for g in gts],
                                                  [g[2] for g in gts])
         hits += len(matches)
@@ -114,11 +115,11 @@ def detection_sweep(predictions: list[list], scores: list, ground_truth: list[li
     predictions found at the lowest threshold: `predictions[i]` is a list of quads,
     `scores[i]` their scores, `ground_truth[i]` a list of (quad, text, ignore)."""
     matchers = [ImageMatcher(preds, [g[0] for g in gts], [g[2] for g in gts])
-                for preds, gts in zip(predictions, ground_truth)]
+                for preds, gts in zip(predictions, ground_truth, strict=True)]
     out = {}
     for t in thresholds:
         hits = n_pred = n_gt = 0
-        for matcher, image_scores in zip(matchers, scores):
+        for matcher, image_scores in zip(matchers, scores, strict=True):
             keep = {i for i, s in enumerate(image_scores) if s >= t}
             matches, counted, readable = matcher.match(keep)
             hits, n_pred, n_gt = hits + len(matches), n_pred + counted, n_gt + readable
@@ -145,7 +146,7 @@ def detection_breakdown(predictions: list[list], scores: list, ground_truth: lis
     found, total = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
     tilted, boxable = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
     hits = partial = background = 0
-    for preds, image_scores, gts in zip(predictions, scores, ground_truth):
+    for preds, image_scores, gts in zip(predictions, scores, ground_truth, strict=True):
         matcher = ImageMatcher(preds, [g[0] for g in gts], [g[2] for g in gts])
         keep = {i for i, s in enumerate(image_scores) if s >= threshold}
         matches, _, _ = matcher.match(keep)

@@ -152,7 +152,7 @@ class RecTrainer(PhasedTrainer):
                                       logits_time_major=False, blank_index=0)
                 loss = tf.reduce_mean(loss)
             grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return loss
 
         return train_step

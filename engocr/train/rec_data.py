@@ -11,7 +11,7 @@ import numpy as np
 from engocr.charset import encode, normalize_text
 from engocr.geometry import rectify_quad
 from engocr.preprocess import crop_to_input
-from engocr.train.data.importers import ic15_split, load_crop_folder, load_scene_json
+from engocr.train.data.importers import ic15_scenes, load_crop_folder
 from engocr.train.data.paths import data_root
 from engocr.train.data.records import CropSample
 from engocr.train.workers import rendered_stream
@@ -21,8 +21,11 @@ CROP_SETS = {"iiit5k_train", "iiit5k_test", "svt_train", "svt_test"}
 
 def ic15_crops(root: Path, part: str) -> list[CropSample]:
     """Readable word quads of the ic15 images of one split, rectified to upright crops."""
+    scenes = ic15_scenes(part, root)
+    if not scenes:
+        raise FileNotFoundError(root / "ic15_train" / "gt.json")
     samples = []
-    for scene in ic15_split(load_scene_json(root / "ic15_train"), part):
+    for scene in scenes:
         image = None
         for k, word in enumerate(scene.words):
             text = normalize_text(word.text)
@@ -68,7 +71,7 @@ def labels_to_dense(texts: list[str], max_len: int) -> tuple[np.ndarray, np.ndar
 
 def ctc_feasible(text: str, time_steps: int) -> bool:
     """CTC needs one step per character plus a blank between each pair of repeats."""
-    repeats = sum(1 for a, b in zip(text, text[1:]) if a == b)
+    repeats = sum(1 for a, b in zip(text, text[1:], strict=False) if a == b)
     return 0 < len(text) + repeats <= time_steps
 
 

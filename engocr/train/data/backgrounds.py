@@ -9,8 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engocr.train.data.importers import ic15_split, load_scene_json
-from engocr.train.data.paths import data_root
+from engocr.train.data.importers import ic15_scenes
 from engocr.train.data.records import SceneSample
 
 
@@ -48,10 +47,7 @@ class PhotoBank:
     def __init__(self, root: str | Path | None = None, limit: int = 300,
                  max_side: int = 960, seed: int = 0) -> None:
         self.scenes: list[SceneSample] = []
-        folder = data_root(root) / "ic15_train"
-        if not (folder / "gt.json").exists():
-            return
-        samples = ic15_split(load_scene_json(folder), "train")
+        samples = ic15_scenes("train", root)
         order = np.random.default_rng(seed).permutation(len(samples))[:limit]
         for i in order:
             sample = samples[int(i)]

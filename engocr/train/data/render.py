@@ -53,7 +53,7 @@ def render_block(rng: np.random.Generator, lines: list[list[str]], font_path: st
     draw = ImageDraw.Draw(image)
     align = rng.integers(0, 3)
     quads, texts = [], []
-    for row, (line, width) in enumerate(zip(lines, widths)):
+    for row, (line, width) in enumerate(zip(lines, widths, strict=True)):
         x = margin + (0, (max(widths) - width) / 2, max(widths) - width)[align]
         y = margin + row * line_gap
         for word in line:

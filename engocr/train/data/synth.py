@@ -152,7 +152,7 @@ class SynthScenes:
             shadow = tuple(int(v) for v in rng.integers(1, 3, 2)) if rng.random() < 0.1 else None
             quads = composite(scene, block, matrix, (x, y), colour, plate, shadow)
             occupied[y:y + wh, x:x + ww] = 1
-            words.extend(WordBox(q, t) for q, t in zip(quads, block.texts))
+            words.extend(WordBox(q, t) for q, t in zip(quads, block.texts, strict=True))
         scene = webcam_degrade(scene, rng, scale=1.0, strength=0.8)
         return SceneSample(words=words, image=scene, name=f"synth-scene-{index}")
 
