@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluate_recognizer,
         tflite_detector,
     )
-    from engocr.train.metrics import detection_breakdown
+    from engocr.train.metrics import detection_breakdown, recall_above
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--det-model", type=Path, default=None)
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    for k, v in curve[best].items()}},
               "axis_aligned_ceiling": {k: round(v, 4) for k, v in ceiling.items()},
               "breakdown": breakdown,
+              "recall_48px_and_taller": round(recall_above(breakdown, 48), 4),
               "misread": misread,
               "recognition": {k: {m: round(v, 4) for m, v in s.items()} for k, s in rec.items()},
               "detector": reader.detector.card.quantization,

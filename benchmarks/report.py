@@ -94,6 +94,9 @@ def accuracy_section(data: dict) -> str:
                   f"Of its boxes {boxes['hit']:.0%} match a word, {boxes['partial']:.0%} "
                   f"overlap one by IoU 0.1-0.5 (a fragment of a word or several words in one "
                   f"box) and {boxes['background']:.0%} are on background."]
+        if "recall_48px_and_taller" in data:
+            lines[-1] += (f" Recall of words 48 px and taller: "
+                          f"{data['recall_48px_and_taller']:.2f} (target >= 0.6).")
     if "misread" in data:
         card, fixed = data["misread"]["card"], data["misread"]["fixed"]
         lines += ["", f"Of the {card['found']} words it finds, the recognizer reads "

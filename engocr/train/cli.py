@@ -35,6 +35,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rec.add_argument("--eval-every", type=POSITIVE, default=500, help="steps between evaluations")
     rec.add_argument("--data", type=Path, default=None, help=DATA_HELP)
     rec.add_argument("--workers", type=POSITIVE, default=1, help="synthetic rendering processes")
+    rec.add_argument("--pool", type=int, default=8192,
+                     help="synthetic crops held in memory and reused (0: straight from the "
+                          "renderer)")
+    rec.add_argument("--reuse", type=POSITIVE, default=4,
+                     help="times a pooled crop is served (augmented anew each time)")
     rec.add_argument("--init-from", type=Path, default=None,
                      help="a new run starts from this run's best weights where layers match "
                           "(e.g. its convolutional body under another head) and skips the "
@@ -173,7 +178,7 @@ def _train_rec(args: argparse.Namespace) -> int:
     recipe = INIT_RECIPE if args.init_from else DEFAULT_RECIPE
     trainer = RecTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
-                         init_from=args.init_from)
+                         init_from=args.init_from, pool=args.pool, reuse=args.reuse)
     state = trainer.train(minutes=args.minutes)
     print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))
     return 0
@@ -199,7 +204,7 @@ def _train_det(args: argparse.Namespace) -> int:
         DEFAULT_RECIPE
     trainer = DetTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
-                         init_from=args.init_from)
+                         init_from=args.init_from, pool=args.pool, reuse=args.reuse)
     state = trainer.train(minutes=args.minutes)
     print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))
     return 0

@@ -127,8 +127,15 @@ def detection_sweep(predictions: list[list], scores: list, ground_truth: list[li
     return out
 
 
-HEIGHT_BINS = (0, 12, 20, 32, 48, 10_000)  # word height in frame pixels
+HEIGHT_BINS = (0, 12, 20, 32, 48, 96, 10_000)  # word height in frame pixels
 TILT_DEGREES = 15  # a word whose top edge slopes more than this counts as tilted
+
+
+def recall_above(breakdown: dict, height: float) -> float:
+    """Recall of the words at least `height` frame pixels tall, from `detection_breakdown`."""
+    bins = [b for b in breakdown["recall_by_height"] if b["min"] >= height]
+    words = sum(b["words"] for b in bins)
+    return sum(b["recall"] * b["words"] for b in bins) / words if words else 0.0
 
 
 def detection_breakdown(predictions: list[list], scores: list, ground_truth: list[list],

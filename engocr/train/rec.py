@@ -21,6 +21,7 @@ from engocr.realtime.kernels import ctc_greedy_decode  # noqa: E402
 from engocr.train import rec_data  # noqa: E402
 from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
 from engocr.train.metrics import recognition_scores  # noqa: E402
+from engocr.train.pool import SamplePool  # noqa: E402
 
 DEFAULT_RECIPE = [
     Phase("pretrain", steps=6000, lr=1e-3, real_fraction=0.0, patience=4),
@@ -78,8 +79,12 @@ class RecTrainer(PhasedTrainer):
 
     def __init__(self, run_dir: Path, config: CRNNConfig, recipe: list[Phase], batch: int = 32,
                  seed: int = 1, data: str | None = None, eval_every: int = 500,
-                 workers: int = 1, init_from: Path | None = None) -> None:
+                 workers: int = 1, init_from: Path | None = None, pool: int = 0,
+                 reuse: int = 4) -> None:
         self.run_dir = run_dir
+        # pool > 0: synthetic crops come from a SamplePool of that many, each served up to
+        # `reuse` times (augmented each time), so training does not wait on the renderer.
+        self.pool_size, self.reuse = pool, reuse
         config, recipe = start_run(run_dir, config, recipe)
         self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
         self.eval_every = eval_every
@@ -120,6 +125,9 @@ class RecTrainer(PhasedTrainer):
         self.synth_val = rec_data.to_arrays([synth_val[i] for i in range(300)], h, w)
         self.stream = rec_data.synth_stream(self.seed, self.state.synth_index, h, w, t,
                                             self.workers)
+        if self.pool_size:
+            self._pool_start = self.state.synth_index
+            self.stream = SamplePool(self.stream, self.pool_size, self.reuse)
 
     def apply_phase(self, phase: Phase) -> None:
         set_lower_trainable(self.model, not phase.freeze_lower)
@@ -127,11 +135,17 @@ class RecTrainer(PhasedTrainer):
     def next_batch(self, phase: Phase) -> tuple:
         n_real = int(round(self.batch_size * phase.real_fraction)) if self.real_texts else 0
         images, texts = [], []
-        for _ in range(self.batch_size - n_real):
-            image, text = next(self.stream)
-            images.append(image)
-            texts.append(text)
-            self.state.synth_index += 1
+        if isinstance(self.stream, SamplePool):
+            for image, text in self.stream.draw(self.batch_size - n_real, self.rng):
+                images.append(rec_data.augment_real(image, self.rng))
+                texts.append(text)
+            self.state.synth_index = self._pool_start + self.stream.rendered
+        else:
+            for _ in range(self.batch_size - n_real):
+                image, text = next(self.stream)
+                images.append(image)
+                texts.append(text)
+                self.state.synth_index += 1
         for i in self.rng.integers(0, len(self.real_texts), n_real):
             images.append(rec_data.augment_real(self.real_images[i], self.rng))
             texts.append(self.real_texts[i])
