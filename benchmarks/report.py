@@ -171,10 +171,35 @@ def det_postprocess_section(data: dict) -> str:
 
 
 # README section -> (benchmark script and results name, renderer of its results).
+def soak_section(data: dict) -> str:
+    points = ", ".join(f"{s['frame']:,}: {s['rss_mb']:.0f}" for s in data["samples"])
+    return "\n".join([
+        _measured(data) + f": {data['frames']:,} frames of the demo scene through tracking and "
+        f"every output at {data['fps']} FPS.", "",
+        f"Resident memory (MB) by frame: {points}. Highest in the first quarter "
+        f"{data['rss_first_quarter_mb']:.0f} MB, in the last "
+        f"{data['rss_last_quarter_mb']:.0f} MB."])
+
+
+def backbones_section(data: dict) -> str:
+    lines = [_measured(data) + f": ic15 validation H-mean of each detector run within "
+             f"{data['hours']:g} hours of its own training clock (best evaluation so far), from "
+             "its `metrics.csv`.", "",
+             f"| run | backbone | H within {data['hours']:g} h | samples/s | best H (hours) |",
+             "|---|---|---|---|---|"]
+    for r in data["runs"]:
+        at = "-" if r["hmean_at_equal_time"] is None else f"{r['hmean_at_equal_time']:.3f}"
+        lines.append(f"| {r['run']} | {r['backbone']} | {at} | {r['samples_per_s']} | "
+                     f"{r['best_hmean_overall']:.3f} ({r['hours_overall']:.2f} h) |")
+    lines += ["", "![H-mean against training hours](docs/images/det-backbones.png)"]
+    return "\n".join(lines)
+
+
 SECTIONS = {"speed": ("speed", speed_section), "accuracy": ("accuracy", accuracy_section),
             "peers": ("peers", peers_section), "tracking": ("video_tracking", tracking_section),
             "rec_heads": ("rec_heads", rec_heads_section),
-            "det_postprocess": ("det_postprocess", det_postprocess_section)}
+            "det_postprocess": ("det_postprocess", det_postprocess_section),
+            "soak": ("soak", soak_section), "det_backbones": ("det_backbones", backbones_section)}
 
 
 def section(results: str, fn) -> str:

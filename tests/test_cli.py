@@ -294,3 +294,17 @@ def test_live_window_opens_at_the_frame_size_and_quietly(tmp_path):
                           str(script)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "640x480" in run.stdout and run.stderr == "", (run.stdout, run.stderr)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("what", ["det", "rec"])
+def test_train_commands_start_and_stop_on_time(what, tmp_path, capsys):
+    """The training commands as typed (each trainer's own options reach it): a new run starts
+    on synthetic data and stops at its time limit (here at once) with a checkpoint."""
+    run = tmp_path / "run"
+    extra = ["--size", "128x96", "--train-size", "128x96"] if what == "det" else \
+        ["--pool", "64", "--reuse", "2"]
+    code = main(["train", what, "--run", str(run), "--data", str(tmp_path / "none"),
+                 "--batch", "2", "--minutes", "0.001", *extra])
+    assert code == 0 and (run / "state.json").exists() and (run / "ckpt").is_dir()
+    assert "step" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -204,7 +204,7 @@ def _train_det(args: argparse.Namespace) -> int:
         DEFAULT_RECIPE
     trainer = DetTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
-                         init_from=args.init_from, pool=args.pool, reuse=args.reuse)
+                         init_from=args.init_from)
     state = trainer.train(minutes=args.minutes)
     print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))
     return 0

@@ -208,6 +208,7 @@ class DetTrainer(PhasedTrainer):
         norm unfolded on training windows); recorded in `init.json`. A resumed run keeps its
         own weights."""
         from engocr.models.imagenet import imagenet_weights_dir, load_tflite_backbone
+        from engocr.train.data.synth import SynthScenes
 
         if not self.config.pretrained or self.state.step or self.manager.latest_checkpoint:
             return
@@ -218,8 +219,6 @@ class DetTrainer(PhasedTrainer):
         rng = np.random.default_rng(self.seed)
         size = (self.config.train_width, self.config.train_height)
         real = detector_training_scenes(self.data)
-        from engocr.train.data.synth import SynthScenes
-
         scenes = [real[int(i)] for i in rng.integers(0, len(real), 24)] if real else []
         scenes += [SynthScenes(seed=99, size=det_data.SYNTH_FRAME)[i] for i in range(8)]
         images = np.stack([det_data.scene_to_input(s, size, rng, self.config.frame_side)[0]
@@ -228,7 +227,7 @@ class DetTrainer(PhasedTrainer):
                              calibration=images / 127.5 - 1.0)
         (self.run_dir / "init.json").write_text(json.dumps(
             {"from": f"ImageNet classifier {path.name}", "layers": ["backbone"],
-             "batchnorm": "unfolded on 32 training windows"}, indent=1))
+             "batchnorm": f"unfolded on {len(images)} training windows"}, indent=1))
 
     def load_source(self, run_dir: Path):
         return load_model(run_dir)[0]

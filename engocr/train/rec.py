@@ -36,7 +36,7 @@ INIT_RECIPE = [
           patience=4),
     Phase("finetune_all", steps=3000, lr=2e-4, real_fraction=0.5, patience=6),
 ]
-REAL_TRAIN_SETS = ("iiit5k_train", "svt_train", "ic15_train")
+REAL_TRAIN_SETS = ("iiit5k_train", "svt_train", "ic15_train", "ic03_train")
 
 
 def load_model(run_dir: Path, weights: str = "best") -> tuple[tf.keras.Model, CRNNConfig]:

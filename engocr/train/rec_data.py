@@ -11,7 +11,7 @@ import numpy as np
 from engocr.charset import encode, normalize_text
 from engocr.geometry import rectify_quad
 from engocr.preprocess import crop_to_input
-from engocr.train.data.importers import ic15_scenes, load_crop_folder
+from engocr.train.data.importers import ic15_scenes, load_crop_folder, load_scene_json
 from engocr.train.data.paths import data_root
 from engocr.train.data.records import CropSample
 from engocr.train.workers import rendered_stream
@@ -19,11 +19,8 @@ from engocr.train.workers import rendered_stream
 CROP_SETS = {"iiit5k_train", "iiit5k_test", "svt_train", "svt_test"}
 
 
-def ic15_crops(root: Path, part: str) -> list[CropSample]:
-    """Readable word quads of the ic15 images of one split, rectified to upright crops."""
-    scenes = ic15_scenes(part, root)
-    if not scenes:
-        raise FileNotFoundError(root / "ic15_train" / "gt.json")
+def scene_crops(scenes: list) -> list[CropSample]:
+    """Readable word quads of full photos, rectified to upright crops."""
     samples = []
     for scene in scenes:
         image = None
@@ -39,7 +36,8 @@ def ic15_crops(root: Path, part: str) -> list[CropSample]:
 
 
 def load_crops(name: str, root: str | Path | None = None) -> list[CropSample]:
-    """A named crop set: `iiit5k_train|test`, `svt_train|test`, `ic15_train|val`."""
+    """A named crop set: `iiit5k_train|test`, `svt_train|test`, `ic15_train|val` (words of the
+    ic15 images of that split) or `ic03_train` (words of the ICDAR 2003 photos)."""
     root = data_root(root)
     if name in CROP_SETS:
         samples = load_crop_folder(root / name)
@@ -47,7 +45,12 @@ def load_crops(name: str, root: str | Path | None = None) -> list[CropSample]:
             s.text = normalize_text(s.text)
         return [s for s in samples if s.text.strip()]
     if name in ("ic15_train", "ic15_val"):
-        return ic15_crops(root, name.split("_")[1])
+        scenes = ic15_scenes(name.split("_")[1], root)
+        if not scenes:
+            raise FileNotFoundError(root / "ic15_train" / "gt.json")
+        return scene_crops(scenes)
+    if name == "ic03_train":
+        return scene_crops(load_scene_json(root / "ic03_train"))
     raise ValueError(f"unknown crop set {name!r}")
 
 
