@@ -55,11 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"run": run.name, "backbone": architecture(run),
                      "hmean_at_equal_time": best["hmean"] if best else None,
                      "step_at_equal_time": best["step"] if best else None,
-                     "samples_per_s": round(sum(q["samples_per_s"] for q in within) /
-                                            max(len(within), 1), 1),
+                     "samples_per_s": round(sum(q["samples_per_s"] for q in within or points)
+                                            / len(within or points), 1),
                      "best_hmean_overall": max(q["hmean"] for q in points),
                      "hours_overall": points[-1]["hours"]})
-    x_max = max(args.hours * 1.5, 0.05)
+    # Wide enough for the whole curve of every run compared within the time, not for a long
+    # run that had not been evaluated by then.
+    x_max = max([args.hours * 1.5] + [points[-1]["hours"] for points in curves.values()
+                                      if points[0]["hours"] <= args.hours])
     chart = Chart("training hours", "ic15 val H-mean", x_max, 0.6)
     for row, (name, points) in enumerate(curves.items()):
         shown = [q for q in points if q["hours"] <= x_max]

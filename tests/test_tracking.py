@@ -179,3 +179,33 @@ def test_transcript_times_count_the_stride(tmp_path):
     sink.write(FrameResult([Word((0, 0, 10, 10), "EXIT", 0.9)], 700, 28.0))
     sink.close()
     assert "00:00:28,000 --> 00:00:29,000\nEXIT" in (tmp_path / "t.srt").read_text()
+
+
+def test_a_text_on_screen_all_along_does_not_hold_back_the_transcript(tmp_path):
+    """A sign that never leaves is written as consecutive cues, so the texts that came and went
+    beside it reach the file during the run, not at its end."""
+    path = tmp_path / "t.txt"
+    sink = TrackTranscriptSink(path, "txt", linger_s=0.5, frame_s=0.1, max_cue_s=2.0)
+    for i in range(60):
+        words = [Word((0, 0, 10, 10), "EXIT", 0.9, track_id=1)]
+        if 5 <= i < 10:
+            words.append(Word((0, 20, 10, 30), "OPEN", 0.9, track_id=2))
+        sink.write(FrameResult(words, i, i / 10))
+    written = path.read_text().splitlines()  # before close: the run is still going
+    assert "[00:00:00.500 - 00:00:01.000] OPEN" in written
+    assert written[0] == "[00:00:00.000 - 00:00:02.000] EXIT"
+    sink.close()
+    lines = path.read_text().splitlines()
+    assert [line.split("] ")[1] for line in lines].count("EXIT") == 3 and len(lines) == 4
+
+
+def test_tracker_does_not_keep_every_ended_track():
+    from engocr.realtime.tracking import ENDED_KEPT
+
+    tracker = Tracker(TrackerConfig(max_missed=0))
+    frame = np.zeros((100, 100, 3), np.uint8)
+    none = np.zeros((0, 4), np.float32)
+    for i in range(0, 2 * ENDED_KEPT + 10, 2):  # a new word every other frame, gone the next
+        tracker.update(i, i / 10, frame, np.array([[10, 10, 50, 30]], np.float32), np.ones(1))
+        tracker.update(i + 1, (i + 1) / 10, frame, none, np.zeros(0))
+    assert len(tracker.ended) == ENDED_KEPT

@@ -178,12 +178,15 @@ class TrackTranscriptSink(Sink):
     "EXlT") that overlap in time are merged into one, which is written in its most frequent
     spelling. Entries shorter than `min_cue_s` (one-frame flashes of a misreading) are not
     written. Cues are written in order of their start time, as soon as no text still on
-    screen started earlier, so the file is valid at every moment of a long run. `frame_s`:
-    the time one processed frame covers (the source's frame time x the stride)."""
+    screen started earlier, so the file is valid at every moment of a long run; a text that
+    stays on screen longer than `max_cue_s` is written as consecutive cues, so that it holds
+    back the others (and the memory they take) for no longer than that. `frame_s`: the time
+    one processed frame covers (the source's frame time x the stride)."""
 
     def __init__(self, path, fmt: str, linger_s: float = 2.0, frame_s: float = 1 / 30,
-                 min_cue_s: float = 0.3) -> None:
+                 min_cue_s: float = 0.3, max_cue_s: float = 10.0) -> None:
         self.linger_s, self.frame_s, self.min_cue_s = linger_s, frame_s, min_cue_s
+        self.max_cue_s = max_cue_s
         self.cues = CueWriter(path, fmt)
         self.pending: dict[str, TranscriptEntry] = {}
         self.finished: list[TranscriptEntry] = []
@@ -200,6 +203,12 @@ class TrackTranscriptSink(Sink):
                 seen.add(key)
         for key in [k for k, e in self.pending.items() if now - e.last_s > self.linger_s]:
             self._finish(key)
+        for entry in self.pending.values():
+            if entry.last_s == now and now - entry.first_s >= self.max_cue_s:
+                # Still on screen: a cue up to this frame, and the text goes on from here.
+                self.finished.append(TranscriptEntry(entry.first_s, now - self.frame_s,
+                                                     entry.frames, Counter(entry.spellings)))
+                entry.first_s, entry.frames = now, 1
         self._write_ready()
 
     def _finish(self, key: str) -> None:

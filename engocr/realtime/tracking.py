@@ -9,7 +9,7 @@ confidence-weighted, character-aligned vote over its recent readings.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from engocr.realtime.sources import Frame
 
 THUMB = (48, 16)  # appearance signature size (w, h)
+ENDED_KEPT = 256  # ended tracks held for `Tracker.pop_ended`
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -117,7 +118,9 @@ class Tracker:
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
         self.tracks: list[Track] = []
-        self.ended: list[Track] = []
+        # Ended tracks wait here for `pop_ended`; a caller that never collects them (the frame
+        # loop does not) must not make a camera left running all day grow: the oldest go.
+        self.ended: deque[Track] = deque(maxlen=ENDED_KEPT)
         self.next_id = 1
 
     def update(self, frame_index: int, time_s: float, frame: np.ndarray, boxes: np.ndarray,
@@ -202,13 +205,15 @@ class Tracker:
         return [t for t in self.tracks if t.missed == 0]
 
     def pop_ended(self) -> list[Track]:
-        ended, self.ended = self.ended, []
+        ended = list(self.ended)
+        self.ended.clear()
         return ended
 
     def close(self) -> list[Track]:
         """End every track (end of stream)."""
-        ended = self.ended + self.tracks
-        self.ended, self.tracks = [], []
+        ended = list(self.ended) + self.tracks
+        self.ended.clear()
+        self.tracks = []
         return ended
 
 
