@@ -44,7 +44,6 @@ CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 class TFLiteConv:
     """One convolution of a TFLite file, dequantized, kernel in Keras layout."""
 
-    op: str
     kernel: np.ndarray  # Conv2D: HWIO; DepthwiseConv2D: HWC1
     bias: np.ndarray
 
@@ -53,9 +52,11 @@ def imagenet_weights_dir() -> Path:
     """`../shared/weights/imagenet` beside the checkout, or `$ENGOCR_WEIGHTS/imagenet`."""
     import os
 
+    from engocr.train.data.paths import REPO_ROOT
+
     if env := os.environ.get("ENGOCR_WEIGHTS"):
         return Path(env) / "imagenet"
-    return Path(__file__).resolve().parents[3] / "shared" / "weights" / "imagenet"
+    return REPO_ROOT.parent / "shared" / "weights" / "imagenet"
 
 
 def default_weights_file(backbone: str, alpha: float) -> Path | None:
@@ -100,7 +101,7 @@ def read_tflite_convs(path: Path) -> list[TFLiteConv]:
             kernel = kernel.transpose(1, 2, 3, 0)  # OHWI -> HWIO
         else:
             kernel = kernel[0][..., None]  # 1HWC -> HWC1
-        convs.append(TFLiteConv(op["op_name"], kernel, bias))
+        convs.append(TFLiteConv(kernel, bias))
     return convs
 
 
@@ -155,12 +156,10 @@ def _unfold_batchnorm(backbone, pairs: list, images: np.ndarray) -> None:
     import keras
 
     probe = keras.Model(backbone.inputs, [conv.output for conv, _ in pairs])
-    stats = [(np.zeros(0), np.zeros(0))] * len(pairs)
     outputs = probe.predict(images, batch_size=4, verbose=0)
-    for k, out in enumerate(outputs):
+    for (conv, bn), out in zip(pairs, outputs, strict=True):
         flat = out.reshape(-1, out.shape[-1]).astype(np.float64)
-        stats[k] = (flat.mean(0), flat.std(0))
-    for (conv, bn), (mean, std) in zip(pairs, stats, strict=True):
+        mean, std = flat.mean(0), flat.std(0)
         scale = np.maximum(std, 1e-3).astype(np.float32)
         kernel = conv.kernel.numpy()
         if isinstance(conv, keras.layers.DepthwiseConv2D):

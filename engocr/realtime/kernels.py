@@ -19,10 +19,9 @@ def kernel_cache_dir() -> Path:
     return Path(base) / "engocr" / "numba"
 
 
-os.environ.setdefault("NUMBA_CACHE_DIR", str(kernel_cache_dir()))
 import numba  # noqa: E402
 
-if not numba.config.CACHE_DIR:  # numba was imported before this module set it
+if not numba.config.CACHE_DIR:  # read before the kernels below are decorated; NUMBA_CACHE_DIR wins
     numba.config.CACHE_DIR = str(kernel_cache_dir())
 from numba import njit  # noqa: E402
 

@@ -46,18 +46,19 @@ def found_words(found: tuple[list, list, list]) -> list[FoundWord]:
     return words
 
 
-def _readings(recognizer, scenes, words: list[FoundWord], margins: list[tuple[float, float]],
-              truth: bool = False) -> np.ndarray:
-    """(len(margins), len(words)) booleans: read correctly from a crop with those margins
-    around the detector's box (or, with `truth`, around the word's own bounding box)."""
-    correct = np.zeros((len(margins), len(words)), bool)
+def _readings(recognizer, scenes, words: list[FoundWord],
+              crops: list[tuple[float, float, bool]]) -> np.ndarray:
+    """(len(crops), len(words)) booleans: read correctly from each kind of crop, (pad_x, pad_y,
+    truth): those margins around the detector's box, or with `truth` around the word's own
+    bounding box. Each scene is loaded once for all of them."""
+    correct = np.zeros((len(crops), len(words)), bool)
     by_scene: dict[int, list[int]] = {}
     for k, word in enumerate(words):
         by_scene.setdefault(word.scene, []).append(k)
     for s, ks in by_scene.items():
         image = scenes[s].load()
-        boxes = np.array([words[k].truth_box if truth else words[k].box for k in ks])
-        for m, (pad_x, pad_y) in enumerate(margins):
+        for m, (pad_x, pad_y, truth) in enumerate(crops):
+            boxes = np.array([words[k].truth_box if truth else words[k].box for k in ks])
             texts, _ = recognizer(crop_boxes(image, boxes, pad_x, pad_y))
             for k, text in zip(ks, texts, strict=True):
                 correct[m, k] = e2e_text(text) == e2e_text(words[k].text)
@@ -69,7 +70,7 @@ def padding_grid(recognizer, scenes, words: list[FoundWord], pad_x=PAD_X_GRID,
                  pad_y=PAD_Y_GRID) -> list[dict]:
     """Share of the found words read correctly for every margin pair of the grid."""
     margins = [(x, y) for x in pad_x for y in pad_y]
-    correct = _readings(recognizer, scenes, words, margins)
+    correct = _readings(recognizer, scenes, words, [(x, y, False) for x, y in margins])
     n = max(len(words), 1)
     return [{"pad_x": x, "pad_y": y, "read": round(float(c.sum()) / n, 4)}
             for (x, y), c in zip(margins, correct, strict=True)]
@@ -86,9 +87,8 @@ def misread_breakdown(recognizer, scenes, words: list[FoundWord], pad_x: float,
     """Of the words a detector found, the share read correctly; of those misread, the share
     the recognizer reads correctly from the word's own bounding box (same margins): that part
     of the misreading is the box's fault, the rest the recognizer's."""
-    margin = [(pad_x, pad_y)]
-    from_box = _readings(recognizer, scenes, words, margin)[0]
-    from_truth = _readings(recognizer, scenes, words, margin, truth=True)[0]
+    from_box, from_truth = _readings(recognizer, scenes, words,
+                                     [(pad_x, pad_y, False), (pad_x, pad_y, True)])
     misread = ~from_box
     return {"found": len(words), "read": float(from_box.mean()) if len(words) else 0.0,
             "misread": int(misread.sum()),

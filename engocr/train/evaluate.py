@@ -15,7 +15,6 @@ from engocr.realtime.detector import YoloPredictor
 from engocr.realtime.kernels import ctc_greedy_decode
 from engocr.train import rec_data
 from engocr.train.data.importers import ic15_scenes
-from engocr.train.data.paths import data_root
 from engocr.train.metrics import detection_sweep, recognition_scores
 
 
@@ -76,9 +75,7 @@ DEFAULT_THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.05, 0.96, 0.0
 
 def ic15_val_scenes(data: Path | None = None, limit: int | None = None):
     """The validation images (901-1000); FileNotFoundError where the data is absent."""
-    scenes = ic15_scenes("val", data)
-    if not scenes:
-        raise FileNotFoundError(data_root(data) / "ic15_train" / "gt.json")
+    scenes = ic15_scenes("val", data, required=True)
     return scenes[:limit] if limit else scenes
 
 

@@ -45,10 +45,7 @@ def load_crops(name: str, root: str | Path | None = None) -> list[CropSample]:
             s.text = normalize_text(s.text)
         return [s for s in samples if s.text.strip()]
     if name in ("ic15_train", "ic15_val"):
-        scenes = ic15_scenes(name.split("_")[1], root)
-        if not scenes:
-            raise FileNotFoundError(root / "ic15_train" / "gt.json")
-        return scene_crops(scenes)
+        return scene_crops(ic15_scenes(name.split("_")[1], root, required=True))
     if name == "ic03_train":
         return scene_crops(load_scene_json(root / "ic03_train"))
     raise ValueError(f"unknown crop set {name!r}")

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from engocr.errors import InputError
+from engocr.train.data.paths import data_root
 from engocr.train.data.records import CropSample, SceneSample, WordBox
 
 IGNORE_TEXTS = {"###", "."}
@@ -167,19 +168,21 @@ def ic15_split(samples: Iterable[SceneSample], part: str) -> list[SceneSample]:
 
 
 
-def ic15_scenes(part: str, data: str | Path | None = None) -> list[SceneSample]:
+def ic15_scenes(part: str, data: str | Path | None = None, required: bool = False
+                ) -> list[SceneSample]:
     """ic15 training (1-900) or validation (901-1000) images from the real-data folder; empty
-    where the folder is absent (callers skip what needs it)."""
-    from engocr.train.data.paths import data_root
-
+    where the folder is absent (callers skip what needs it), or FileNotFoundError if
+    `required`."""
     folder = data_root(data) / "ic15_train"
-    return ic15_split(load_scene_json(folder), part) if (folder / "gt.json").exists() else []
+    if (folder / "gt.json").exists():
+        return ic15_split(load_scene_json(folder), part)
+    if required:
+        raise FileNotFoundError(folder / "gt.json")
+    return []
 
 
 def detector_training_scenes(data: str | Path | None = None) -> list[SceneSample]:
     """Every real photo the detector may train on: ic15 1-900 and all of ic03_train."""
-    from engocr.train.data.paths import data_root
-
     ic03 = data_root(data) / "ic03_train"
     extra = load_scene_json(ic03) if (ic03 / "gt.json").exists() else []
     return ic15_scenes("train", data) + extra
