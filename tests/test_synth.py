@@ -100,3 +100,22 @@ def test_real_crop_augmentation_keeps_the_word_in_frame():
         assert dark[:, 5:115].sum() > 0.8 * dark.sum() > 0
     again = augment_real(crop, np.random.default_rng(1))
     np.testing.assert_array_equal(again, augment_real(crop, np.random.default_rng(1)))
+
+
+def test_bent_words_keep_their_ink_inside_their_boxes():
+    from engocr.train.data.render import bend
+
+    rng = np.random.default_rng(2)
+    block = render_block(rng, [["Curved", "label"]], str(find_fonts()[1]), 40)
+    for amplitude in (10.0, 40.0):
+        bent = bend(block, rng, amplitude)
+        assert bent.texts == block.texts and bent.ink.shape[1] == block.ink.shape[1]
+        assert bent.ink.shape[0] > block.ink.shape[0]
+        inside = np.zeros(bent.ink.shape, bool)
+        for quad in bent.quads:
+            x1, y1 = np.floor(quad.min(0)).astype(int)
+            x2, y2 = np.ceil(quad.max(0)).astype(int)
+            assert bent.ink[y1:y2, x1:x2].max() > 0.5
+            inside[max(0, y1 - 2):y2 + 2, max(0, x1 - 2):x2 + 2] = True
+        assert bent.ink[~inside].max(initial=0) < 0.2  # no ink left outside the boxes
+        assert abs(bent.ink.sum() - block.ink.sum()) < 0.05 * block.ink.sum()  # nothing lost

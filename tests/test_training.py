@@ -342,3 +342,32 @@ def test_det_windows_often_hold_a_whole_large_word():
     rng = np.random.default_rng(1)
     whole = sum(len(scene_to_input(scene, (384, 288), rng, 1024)[1]) for _ in range(60))
     assert whole >= 20
+
+
+def test_train_rec_command_builds_the_body_and_follows_the_recipe_it_is_given(tmp_path,
+                                                                               monkeypatch):
+    from engocr.cli import main
+
+    monkeypatch.setenv("ENGOCR_DATA", str(tmp_path / "none"))  # restored after the test
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps([{"name": "only", "steps": 2, "lr": 1e-3}]))
+    run = tmp_path / "run"
+    code = main(["train", "rec", "--run", str(run), "--width", "64", "--widths", "8", "8", "16",
+                 "16", "24", "--hidden", "24", "--recipe", str(recipe), "--batch", "4",
+                 "--pool", "64", "--data", str(tmp_path / "none"), "--eval-every", "1000"])
+    assert code == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["widths"] == [8, 8, 16, 16, 24] and config["hidden"] == 24
+    assert json.loads((run / "state.json").read_text())["step"] == 2
+    assert [p["name"] for p in json.loads((run / "recipe.json").read_text())] == ["only"]
+
+
+def test_train_rec_command_refuses_a_bad_recipe_in_one_line(tmp_path, capsys):
+    from engocr.cli import main
+
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text('[{"name": "a", "stepz": 3}]')
+    code = main(["train", "rec", "--run", str(tmp_path / "run"), "--recipe", str(recipe)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "not a recipe" in err[0], err
+    assert not (tmp_path / "run").exists()  # nothing created for a run that never started

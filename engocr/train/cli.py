@@ -30,6 +30,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rec.add_argument("--body", choices=["vgg", "mobile"], default="vgg",
                      help="convolutional body: plain 3x3 (vgg) or depthwise-separable")
     rec.add_argument("--width", type=POSITIVE, default=128, help="input width of a new run")
+    rec.add_argument("--widths", type=POSITIVE, nargs=5, default=[32, 64, 96, 96, 128],
+                     metavar="C", help="channels of the five body blocks of a new run")
+    rec.add_argument("--hidden", type=POSITIVE, default=128,
+                     help="width of the sequence head of a new run")
+    rec.add_argument("--recipe", type=Path, default=None,
+                     help="JSON list of training phases for a new run (default: the built-in "
+                          "recipe; a resumed run keeps its own recipe.json)")
     rec.add_argument("--batch", type=POSITIVE, default=32, help="training batch size")
     rec.add_argument("--minutes", type=float, default=None, help="stop after this long")
     rec.add_argument("--eval-every", type=POSITIVE, default=500, help="steps between evaluations")
@@ -171,11 +178,15 @@ def _use_data(folder: Path | None) -> None:
 def _train_rec(args: argparse.Namespace) -> int:
     _use_data(args.data)
     from engocr.models.crnn import CRNNConfig
+    from engocr.train.loop import read_recipe
     from engocr.train.rec import DEFAULT_RECIPE, INIT_RECIPE, RecTrainer
 
     config = CRNNConfig(width=args.width, head=args.head, body=args.body,
+                        widths=tuple(args.widths), hidden=args.hidden,
                         unroll=args.head != "conv")
     recipe = INIT_RECIPE if args.init_from else DEFAULT_RECIPE
+    if args.recipe is not None:
+        recipe = read_recipe(args.recipe)
     trainer = RecTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
                          init_from=args.init_from, pool=args.pool, reuse=args.reuse)

@@ -70,6 +70,17 @@ def read_config(run_dir: Path, cls):
     return cls(**{k: _tuples(v) for k, v in data.items()})
 
 
+def read_recipe(path: Path) -> list[Phase]:
+    """A recipe file: a JSON list of phases (the layout of a run's `recipe.json`)."""
+    try:
+        phases = [Phase(**p) for p in json.loads(Path(path).read_text())]
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"{path}: not a recipe (a JSON list of phases): {exc}") from None
+    if not phases:
+        raise InputError(f"{path}: the recipe has no phases")
+    return phases
+
+
 def start_run(run_dir: Path, config, recipe: list[Phase], fill=None):
     """The config and recipe a run trains with: the saved ones when the run exists (a resumed
     run keeps the architecture it started with, and its `recipe.json` may be edited between

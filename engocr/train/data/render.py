@@ -95,6 +95,32 @@ def _render_hershey(rng: np.random.Generator, lines: list[list[str]], font: int,
     return TextBlock(ink, np.asarray(quads, np.float32).reshape(-1, 4, 2), texts)
 
 
+def bend(block: TextBlock, rng: np.random.Generator, amplitude: float) -> TextBlock:
+    """The block with a curved baseline (a label round a bottle, an arched shop sign): every
+    column moves down by up to `amplitude` pixels along an arc (either way up) or a wave. The
+    canvas grows to hold it; each word's quad becomes the upright box of its bent ink."""
+    h, w = block.ink.shape
+    t = np.linspace(-1.0, 1.0, w, dtype=np.float32)
+    if rng.random() < 0.7:
+        shape = t * t if rng.random() < 0.5 else 1.0 - t * t
+    else:
+        shape = 0.5 + 0.5 * np.sin(np.pi * t * rng.uniform(0.6, 1.4) + rng.uniform(0, 2 * np.pi))
+    dy = (amplitude * shape).astype(np.float32)
+    grown = h + int(np.ceil(dy.max())) + 1
+    map_x = np.broadcast_to(np.arange(w, dtype=np.float32), (grown, w))
+    map_y = np.arange(grown, dtype=np.float32)[:, None] - dy[None, :]
+    ink = cv2.remap(block.ink, np.ascontiguousarray(map_x), map_y, cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    quads = []
+    for quad in block.quads:
+        x1, y1 = quad.min(0)
+        x2, y2 = quad.max(0)
+        cols = dy[int(np.clip(x1, 0, w - 1)):int(np.clip(x2, 0, w - 1)) + 1]
+        top, bottom = y1 + cols.min(), y2 + cols.max()
+        quads.append([[x1, top], [x2, top], [x2, bottom], [x1, bottom]])
+    return TextBlock(ink, np.asarray(quads, np.float32).reshape(-1, 4, 2), list(block.texts))
+
+
 def random_warp(rng: np.random.Generator, w: int, h: int, max_angle: float = 12.0,
                 perspective: float = 0.12) -> np.ndarray:
     """A 3x3 homography: rotation, shear and a perspective tilt of a (w x h) canvas, moved so

@@ -12,6 +12,7 @@ from engocr.train.data.backgrounds import PhotoBank, photo_bank, procedural
 from engocr.train.data.degrade import resample, webcam_degrade
 from engocr.train.data.records import CropSample, SceneSample, WordBox
 from engocr.train.data.render import (
+    bend,
     composite,
     contrasting_colour,
     pick_font,
@@ -39,11 +40,15 @@ def _background(rng: np.random.Generator, bank: PhotoBank, h: int, w: int,
 
 
 class SynthCrops:
-    """Recognizer samples: one word (sometimes two) cut from a rendered, degraded surface."""
+    """Recognizer samples: one word (sometimes two) cut from a rendered, degraded surface;
+    some curved (`curved_p`) and some seen obliquely (`oblique_p`), which is where the held-out
+    perspective and curved sets showed the recognizer failing."""
 
-    def __init__(self, seed: int = 0, photo_p: float = 0.4, bank: PhotoBank | None = None):
+    def __init__(self, seed: int = 0, photo_p: float = 0.4, bank: PhotoBank | None = None,
+                 curved_p: float = 0.15, oblique_p: float = 0.25):
         self.seed = seed
         self.photo_p = photo_p
+        self.curved_p, self.oblique_p = curved_p, oblique_p
         self.bank = bank if bank is not None else photo_bank()
 
     def __getitem__(self, index: int) -> CropSample:
@@ -51,8 +56,13 @@ class SynthCrops:
         text = random_text(rng, max_words=2)
         size = int(rng.integers(22, 56))
         block = render_block(rng, [text.split(" ")], pick_font(rng), size)
+        if rng.random() < self.curved_p:
+            block = bend(block, rng, amplitude=size * rng.uniform(0.2, 1.0))
         ch, cw = block.ink.shape
-        matrix = random_warp(rng, cw, ch, max_angle=5.0, perspective=0.06)
+        if rng.random() < self.oblique_p:  # a sign seen from the side, a tilted camera
+            matrix = random_warp(rng, cw, ch, max_angle=15.0, perspective=0.25)
+        else:
+            matrix = random_warp(rng, cw, ch, max_angle=5.0, perspective=0.06)
         ww, wh = _warped_size(matrix, cw, ch)
         scene = _background(rng, self.bank, wh, ww, self.photo_p)
         plate = None
