@@ -52,7 +52,7 @@ def step_rate(model, time_steps: int, steps: int, batch: int = 32) -> float:
 
     from engocr.train.rec import make_train_step
 
-    step = make_train_step(model, tf.keras.optimizers.Adam(1e-4), time_steps)
+    step = make_train_step(model, tf.keras.optimizers.Adam(1e-4))
     rng = np.random.default_rng(0)
     x = tf.constant(rng.uniform(0, 255, (batch, 32, 128, 1)).astype(np.float32))
     labels = tf.constant(rng.integers(1, 60, (batch, time_steps)).astype(np.int32))

@@ -153,6 +153,20 @@ def rec_heads_section(data: dict) -> str:
     return "\n".join(lines)
 
 
+def rec_widths_section(data: dict) -> str:
+    lines = [_measured(data) + f" on {cpu_name()} (TFLite at {data['threads']} threads for a "
+             "batch of 16 crops; training samples/s of the real step on random inputs, batch "
+             "32, TensorFlow without XLA; untrained weights).", "",
+             "| body | block widths, head | parameters | M multiply-adds a crop | "
+             "ms float32 / dynamic | training samples/s |", "|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        lines.append(f"| {r['name']} | {', '.join(map(str, r['widths']))}; {r['hidden']} | "
+                     f"{r['params'] // 1000} k | {r['mmac_per_crop']:.0f} | "
+                     f"{r['ms_batch16_float32']:.1f} / {r['ms_batch16_dynamic']:.1f} | "
+                     f"{r['train_samples_per_s']:.0f} |")
+    return "\n".join(lines)
+
+
 def det_postprocess_section(data: dict) -> str:
     lines = [_measured(data) + f": the shipped detector "
              f"at its card threshold ({data['threshold']}), H-mean on the first "
@@ -198,6 +212,7 @@ def backbones_section(data: dict) -> str:
 SECTIONS = {"speed": ("speed", speed_section), "accuracy": ("accuracy", accuracy_section),
             "peers": ("peers", peers_section), "tracking": ("video_tracking", tracking_section),
             "rec_heads": ("rec_heads", rec_heads_section),
+            "rec_widths": ("rec_widths", rec_widths_section),
             "det_postprocess": ("det_postprocess", det_postprocess_section),
             "soak": ("soak", soak_section), "det_backbones": ("det_backbones", backbones_section)}
 

@@ -100,11 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
                    default=10, help="frames left out of the figures")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--backend", choices=["tflite", "keras"], default="tflite",
-                   help="keras: the float training models through TensorFlow (GPU if any)")
-    p.add_argument("--det-run", type=Path, default=Path("runs/det/mnv2-512x384"),
-                   help="detector training run for --backend keras")
-    p.add_argument("--rec-run", type=Path, default=Path("runs/rec/conv-32x128"),
-                   help="recognizer training run for --backend keras")
+                   help="keras: the float training models on the Keras backend (KERAS_BACKEND: "
+                        "tensorflow, jax or torch; on its GPU if it sees one)")
+    p.add_argument("--det-run", type=Path, default=None,
+                   help="detector training run for --backend keras (default: the shipped "
+                        "detector's run)")
+    p.add_argument("--rec-run", type=Path, default=None,
+                   help="recognizer training run for --backend keras (default: the shipped "
+                        "recognizer's run)")
     _model_args(p)
     p.set_defaults(func=cmd_bench)
 

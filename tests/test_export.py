@@ -84,6 +84,7 @@ def test_free_size_detector_runs_each_frame_at_its_own_aspect(tmp_path):
     from engocr.preprocess import detector_input_size, letterbox
     from engocr.realtime.detector import TextDetector
     from engocr.realtime.engine import TFLiteEngine
+    from engocr.train.keras_engine import KerasEngine
 
     assert detector_input_size(640, 480, 768) == (640, 480)  # never enlarged
     assert detector_input_size(1280, 720, 768) == (768, 448)  # 432 rounded up to 32
@@ -99,11 +100,21 @@ def test_free_size_detector_runs_each_frame_at_its_own_aspect(tmp_path):
     engine = TFLiteEngine(path, threads=1)
     assert engine.free_size
     detector = TextDetector(engine, card)
+    # The one Keras seam: the runtime detector over the Keras model, same card, same boxes.
+    over_keras = TextDetector(KerasEngine(model), card)
     rng = np.random.default_rng(6)
     for h, w, want in ((240, 320, (256, 192)), (360, 640, (256, 160)), (96, 128, (128, 96))):
         frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         assert detector.input_size(frame.shape) == want
         boxes, _ = detector(frame)
+        x, placement = detector.preprocess(frame)
+        raws, keras_raws = detector.infer(x), over_keras.infer(x)
+        for a, b in zip(keras_raws, raws, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
+        top = detector.postprocess(raws, placement, frame.shape, 0.5)
+        keras_top = over_keras.postprocess(keras_raws, placement, frame.shape, 0.5)
+        for a, b in zip(keras_top, top, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-3)
         assert engine.input_shape == (1, want[1], want[0], 3) and len(boxes)
         x = letterbox(frame, *want)[0][None].astype(np.float32)
         got = sorted(engine.run(x), key=lambda o: -o.shape[1])
@@ -142,3 +153,16 @@ def test_export_ships_the_fastest_variant_within_budget_or_the_preferred_one():
     assert _pick(variants, 2.0, "h", 0.254, prefer="int8") == "int8"
     with pytest.raises(RuntimeError, match="no variant within"):
         _pick(variants, 1.0, "h", 0.30)
+
+
+def test_upsampling_of_every_backend_gives_the_exported_values():
+    """`repeat2x` (the keras.ops form JAX and PyTorch train with) equals the tf.image form that
+    the export converts, and UpSampling2D."""
+    import keras
+
+    from engocr.models.yolo_mobilenet import Upsample2x, repeat2x
+
+    x = np.random.default_rng(0).normal(size=(2, 3, 5, 4)).astype(np.float32)
+    want = np.asarray(keras.layers.UpSampling2D(2)(x))
+    np.testing.assert_array_equal(np.asarray(repeat2x(x)), want)
+    np.testing.assert_array_equal(np.asarray(Upsample2x()(x)), want)

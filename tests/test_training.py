@@ -270,9 +270,9 @@ def test_yolo_loss_finite_and_falls(losses, fall):
     from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
     from engocr.train.data.backgrounds import PhotoBank
     from engocr.train.data.synth import SynthScenes
-    from engocr.train.det import yolo_loss
     from engocr.train.det_data import scene_to_input
     from engocr.train.det_targets import encode_targets
+    from engocr.train.losses import yolo_loss
 
     tf.keras.utils.set_random_seed(0)
     config = DetectorConfig(**TINY_DET, **losses)

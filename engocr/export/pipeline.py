@@ -46,9 +46,10 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
     from engocr.train.data.synth import SynthCrops
     from engocr.train.evaluate import read_crops_tflite, tflite_recognizer
     from engocr.train.metrics import recognition_scores
-    from engocr.train.rec import evaluate, load_model
+    from engocr.train.rec import evaluate
+    from engocr.train.runs import load_recognizer_model
 
-    model, config = load_model(run, weights)
+    model, config = load_recognizer_model(run, weights)
     if config.head != "conv":  # recurrent heads convert only unrolled (notes/stack.md)
         unrolled = build_crnn(replace(config, unroll=True))
         unrolled.set_weights(model.get_weights())
@@ -101,9 +102,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     from engocr.train.crop_padding import best_padding, found_words, padding_grid
     from engocr.train.data.importers import ic15_scenes
     from engocr.train.data.synth import SynthScenes
-    from engocr.train.det import load_model
     from engocr.train.evaluate import (
-        KerasDetector,
         best_threshold,
         detection_curve,
         detections_by_threshold,
@@ -112,12 +111,13 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
         tflite_detector,
         tflite_recognizer,
     )
+    from engocr.train.runs import detector_over, load_detector_model
 
-    model, config = load_model(run, weights, free_size=True)
+    model, config = load_detector_model(run, weights, free_size=True)
     scenes = ic15_val_scenes(data)
     # The input size and score threshold are chosen on validation, on the Keras model, and
     # shipped in the card.
-    by_side = {side: detection_curve(KerasDetector(model, config, max_side=side), scenes)
+    by_side = {side: detection_curve(detector_over(model, config, max_side=side), scenes)
                for side in MAX_SIDES}
     best_h = {side: c[best_threshold(c)]["hmean"] for side, c in by_side.items()}
     max_side = max(best_h, key=best_h.get)
@@ -126,7 +126,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
           f"threshold {best_t}")
     # NMS and merge overlaps are chosen on training images, not on validation; then the
     # threshold once more on validation, with the post-processing that ships.
-    keras_detector = KerasDetector(model, config, max_side=max_side)
+    keras_detector = detector_over(model, config, max_side=max_side)
     train_scenes = ic15_scenes("train", data)
     grid = postprocess_grid(keras_detector, {"train": train_scenes[:200]}, best_t)
     post = max(grid, key=lambda row: row["train"]["hmean"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from engocr.models.imagenet import BACKBONES, build_backbone
 
@@ -64,12 +64,21 @@ def _sep_block(x, filters: int, name: str):
     return layers.ReLU(6.0, name=f"{name}_pw_relu")(x)
 
 
+def repeat2x(x):
+    """Nearest-neighbour x2 in `keras.ops` (any backend): each pixel repeated down and across."""
+    return ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
+
+
 class Upsample2x(layers.Layer):
     """Nearest-neighbour x2 (the same values as UpSampling2D) that keeps the channel count
     static when height and width are free: UpSampling2D loses it in the traced graph, and the
-    TFLite converter then cannot convert the convolution after it."""
+    TFLite converter then cannot convert the convolution after it. On TensorFlow (the export)
+    it is tf.image.resize, which converts to TFLite's one RESIZE_NEAREST_NEIGHBOR op (the
+    `keras.ops` form converts to seven ops and was slower); elsewhere `repeat2x`."""
 
     def call(self, x):
+        if keras.backend.backend() != "tensorflow":
+            return repeat2x(x)
         import tensorflow as tf  # keras.ops.image.resize wants sizes known when traced
 
         return tf.image.resize(x, tf.shape(x)[1:3] * 2, method="nearest")

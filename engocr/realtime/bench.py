@@ -48,6 +48,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# The training runs the shipped models were exported from (`bench --backend keras` default).
+SHIPPED_DET_RUN = Path("runs/det/v1a050-pre")
+SHIPPED_REC_RUN = Path("runs/rec/conv-32x128")
+
+
 @dataclass
 class BenchSettings:
     """What `run_bench` measures: frames of `source` at `size`, the first `warmup` left out;
@@ -63,18 +68,17 @@ class BenchSettings:
     score: float | None = None
     det_size: int | None = None
     backend: str = "tflite"
-    det_run: Path = Path("runs/det/mnv2-512x384")
-    rec_run: Path = Path("runs/rec/conv-32x128")
+    det_run: Path | None = None  # None: SHIPPED_DET_RUN
+    rec_run: Path | None = None  # None: SHIPPED_REC_RUN
 
 
 def compute_device(backend: str) -> str:
-    """CPU, or the GPU TensorFlow sees when the Keras backend runs."""
+    """CPU, or the device the Keras backend computes on (see `keras_engine.keras_device`)."""
     if backend != "keras":
         return "cpu"
-    import tensorflow as tf
+    from engocr.train.keras_engine import keras_device
 
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"gpu ({gpus[0].name})" if gpus else "cpu"
+    return keras_device()
 
 
 def run_bench(args: BenchSettings) -> dict:
@@ -83,9 +87,10 @@ def run_bench(args: BenchSettings) -> dict:
     threads = args.threads or default_threads()
     t0 = time.perf_counter()
     if args.backend == "keras":
-        from engocr.realtime.keras_engine import keras_reader
+        from engocr.train.runs import keras_reader
 
-        reader = keras_reader(args.det_run, args.rec_run, args.score)
+        reader = keras_reader(args.det_run or SHIPPED_DET_RUN, args.rec_run or SHIPPED_REC_RUN,
+                              args.score)
     else:
         reader = Reader(args.det_model, args.rec_model, threads=threads,
                         score_threshold=args.score, det_size=args.det_size)

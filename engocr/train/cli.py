@@ -251,11 +251,11 @@ def _eval_det(args: argparse.Namespace) -> int:
         curve_from,
         detections_by_threshold,
         ic15_val_scenes,
-        keras_detector,
         tflite_detector,
         tflite_recognizer,
     )
     from engocr.train.metrics import detection_breakdown
+    from engocr.train.runs import keras_detector
 
     recognizer = tflite_recognizer(args.rec_model or DEFAULT_RECOGNIZER)
     try:

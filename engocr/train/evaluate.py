@@ -9,8 +9,6 @@ import numpy as np
 from engocr.charset import CHARSET
 from engocr.errors import InputError
 from engocr.geometry import box_to_quad
-from engocr.preprocess import detector_input_size
-from engocr.realtime.card import ModelCard
 from engocr.realtime.detector import YoloPredictor
 from engocr.realtime.kernels import ctc_greedy_decode
 from engocr.train import rec_data
@@ -40,10 +38,10 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
                         data: Path | None = None, limit: int | None = None) -> dict:
     """Word accuracy (protocol), exact accuracy and CER per crop set."""
     if run is not None:
-        from engocr.train.rec import load_model as load_keras
         from engocr.train.rec import predict_logits
+        from engocr.train.runs import load_recognizer_model
 
-        keras_model, config = load_keras(run)
+        keras_model, config = load_recognizer_model(run)
         height, width = config.height, config.width
 
         def predict(images):
@@ -77,42 +75,6 @@ def ic15_val_scenes(data: Path | None = None, limit: int | None = None):
     """The validation images (901-1000); FileNotFoundError where the data is absent."""
     scenes = ic15_scenes("val", data, required=True)
     return scenes[:limit] if limit else scenes
-
-
-class KerasDetector(YoloPredictor):
-    """A training run's Keras detector behind the runtime detector's interface (preprocess /
-    infer / postprocess, same decode, NMS and merge): at the config's size, or with `max_side`
-    (a free-size build) at each image's own aspect as the runtime feeds it."""
-
-    def __init__(self, model, config, max_side: int = 0, score_threshold: float = 0.05) -> None:
-        import tensorflow as tf
-
-        self.model, self.config, self.max_side = model, config, max_side
-        self.score_threshold = score_threshold
-        self.anchors = np.array(config.anchors, np.float32)
-        self.strides = [float(s) for s in config.strides]
-        self.card = ModelCard(kind="detector", input_width=config.width,
-                              input_height=config.height, input_channels=3,
-                              xy_scale=config.xy_scale)  # the runtime's NMS and merge defaults
-        self._fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-
-    def input_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
-        if not self.max_side:
-            return self.config.width, self.config.height
-        return detector_input_size(frame_shape[1], frame_shape[0], self.max_side)
-
-    def infer(self, x: np.ndarray) -> list[np.ndarray]:
-        outs = [o.numpy()[0] for o in self._fn(x)]
-        return [o.reshape(o.shape[0], o.shape[1], -1, 5) for o in outs]
-
-
-def keras_detector(run: Path, weights: str = "best", threshold: float = 0.05,
-                   max_side: int = 0) -> KerasDetector:
-    """The detector of a training run's Keras weights (see `KerasDetector`)."""
-    from engocr.train.det import load_model
-
-    model, config = load_model(run, weights, free_size=bool(max_side))
-    return KerasDetector(model, config, max_side, threshold)
 
 
 def tflite_detector(path: Path, threads: int | None = None, threshold: float = 0.05):

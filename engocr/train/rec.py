@@ -19,7 +19,8 @@ from engocr.errors import InputError  # noqa: E402
 from engocr.models.crnn import CRNNConfig, build_crnn, set_lower_trainable  # noqa: E402
 from engocr.realtime.kernels import ctc_greedy_decode  # noqa: E402
 from engocr.train import rec_data  # noqa: E402
-from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
+from engocr.train.loop import Phase, PhasedTrainer, start_run  # noqa: E402
+from engocr.train.losses import ctc_loss  # noqa: E402
 from engocr.train.metrics import recognition_scores  # noqa: E402
 from engocr.train.pool import SamplePool  # noqa: E402
 
@@ -37,14 +38,6 @@ INIT_RECIPE = [
     Phase("finetune_all", steps=3000, lr=2e-4, real_fraction=0.5, patience=6),
 ]
 REAL_TRAIN_SETS = ("iiit5k_train", "svt_train", "ic15_train", "ic03_train")
-
-
-def load_model(run_dir: Path, weights: str = "best") -> tuple[tf.keras.Model, CRNNConfig]:
-    """A run's model with its float weights (`best` or `last`)."""
-    config = read_config(run_dir, CRNNConfig)
-    model = build_crnn(config)
-    model.load_weights(run_dir / f"{weights}.weights.h5")
-    return model, config
 
 
 _GRAPHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -72,17 +65,14 @@ def evaluate(model, images: np.ndarray, texts: list[str]) -> dict:
     return recognition_scores(predictions, texts)
 
 
-def make_train_step(model, optimizer, time_steps: int):
+def make_train_step(model, optimizer):
     """One compiled CTC training step (TensorFlow graph, no XLA: the fastest on these CPUs)."""
 
     @tf.function(reduce_retracing=True)
     def train_step(x, labels, label_len):
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
-            loss = tf.nn.ctc_loss(labels=labels, logits=logits, label_length=label_len,
-                                  logit_length=tf.fill([tf.shape(x)[0]], time_steps),
-                                  logits_time_major=False, blank_index=0)
-            loss = tf.reduce_mean(loss)
+            loss = ctc_loss(logits, labels, label_len)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
@@ -115,7 +105,9 @@ class RecTrainer(PhasedTrainer):
         self.rng = np.random.default_rng([seed, self.state.step])
 
     def load_source(self, run_dir: Path):
-        return load_model(run_dir)[0]
+        from engocr.train.runs import load_recognizer_model
+
+        return load_recognizer_model(run_dir)[0]
 
     def prepare(self) -> None:
         """Real crops in memory, validation sets, and the synthetic stream."""
@@ -172,7 +164,7 @@ class RecTrainer(PhasedTrainer):
                 tf.constant(lengths))
 
     def make_step(self):
-        return make_train_step(self.model, self.optimizer, self.config.time_steps)
+        return make_train_step(self.model, self.optimizer)
 
     def evaluate(self) -> dict:
         scores = {}

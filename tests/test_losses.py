@@ -1,0 +1,78 @@
+"""The backend-neutral losses (`engocr.train.losses`, keras.ops) give the values and gradients
+of the TensorFlow losses they replaced, on fixed inputs."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import TINY_DET
+
+STYLES = {"yolov3": {}, "yolov5": {"xy_scale": 2.0, "box_loss": "giou", "iou_objectness": True}}
+
+
+def _detector_batch(config):
+    """Targets and true boxes of two synthetic scenes, and random head outputs."""
+    import tensorflow as tf
+
+    from engocr.train.data.backgrounds import PhotoBank
+    from engocr.train.data.synth import SynthScenes
+    from engocr.train.det_data import scene_to_input
+    from engocr.train.det_targets import encode_targets
+
+    gen = SynthScenes(seed=1, size=(256, 192), bank=PhotoBank(root="/nonexistent"))
+    samples = [scene_to_input(gen[i], (128, 96), None) for i in range(2)]
+    anchors = np.array(config.anchors, np.float32)
+    grids = [encode_targets(s[1], anchors, config.strides, (128, 96), xy_scale=config.xy_scale)
+             for s in samples]
+    targets = [tf.constant(np.stack([g[k] for g in grids])) for k in range(3)]
+    gt = np.zeros((2, 100, 4), np.float32)
+    for b, s in enumerate(samples):
+        gt[b, :len(s[1])] = s[1]
+    rng = np.random.default_rng(3)
+    outputs = [tf.Variable(rng.normal(0, 1.5, (2, 96 // s, 128 // s, len(a) * 5))
+                           .astype(np.float32)) for s, a in zip(config.strides, anchors,
+                                                                strict=True)]
+    assert sum(float(tf.reduce_sum(t[..., 4])) for t in targets) > 0  # some positives
+    return outputs, targets, tf.constant(gt)
+
+
+def _value_and_grads(loss_fn, outputs, *args):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = loss_fn(outputs, *args)
+    return float(loss), [g.numpy() for g in tape.gradient(loss, outputs)]
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_yolo_loss_matches_the_tensorflow_version(style):
+    from engocr.models.yolo_mobilenet import DetectorConfig
+    from engocr.train.losses import yolo_loss
+    from tests import reference_losses
+
+    config = DetectorConfig(**TINY_DET, **STYLES[style])
+    outputs, targets, gt = _detector_batch(config)
+    value, grads = _value_and_grads(
+        lambda o, *a: yolo_loss(o, *a), outputs, targets, gt, config)
+    ref_value, ref_grads = _value_and_grads(
+        lambda o, *a: reference_losses.yolo_loss(o, *a), outputs, targets, gt, config)
+    assert value > 0 and value == pytest.approx(ref_value, rel=1e-5)
+    for got, want in zip(grads, ref_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_ctc_loss_matches_the_tensorflow_version():
+    import tensorflow as tf
+
+    from engocr.train.losses import ctc_loss
+    from engocr.train.rec_data import labels_to_dense
+    from tests import reference_losses
+
+    rng = np.random.default_rng(4)
+    logits = tf.Variable(rng.normal(0, 2, (4, 32, 96)).astype(np.float32))
+    labels, lengths = labels_to_dense(["EXIT", "open", "a", "9:30 pm"], 32)
+    args = (tf.constant(labels), tf.constant(lengths))
+    value, grads = _value_and_grads(lambda o, *a: ctc_loss(o, *a), logits, *args)
+    ref_value, ref_grads = _value_and_grads(
+        lambda o, *a: reference_losses.ctc_loss(o, *a), logits, *args)
+    assert value == pytest.approx(ref_value, rel=1e-6)
+    np.testing.assert_allclose(grads, ref_grads, rtol=1e-5, atol=1e-7)
