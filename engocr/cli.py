@@ -35,8 +35,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--det-size", type=SIDE, default=None, metavar="PIXELS",
                    help="longest side the detector sees (default: the model card's); larger "
                         "finds smaller words, slower")
-    g.add_argument("--min-conf", type=FRACTION, default=0.0,
-                   help="drop readings whose confidence (0-1) is below this")
+    g.add_argument("--min-conf", type=FRACTION, default=None,
+                   help="drop readings whose confidence (0-1) is below this (default: the "
+                        "recognizer card's; 0 keeps every reading)")
 
 
 def _track_args(p: argparse.ArgumentParser) -> None:

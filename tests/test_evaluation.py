@@ -151,3 +151,21 @@ def test_postprocess_grid_scores_every_pair_and_restores_the_card(tiny_models):
     row = next(r for r in rows if (r["nms_iou"], r["merge_iou"]) == own)
     want = detection_curve(detector, scenes, [0.5])[0.5]
     assert row["train"] == {k: round(v, 4) for k, v in want.items()}
+
+
+def test_min_conf_is_chosen_by_end_to_end_f():
+    """Dropping the unsure misreadings raises end-to-end F until correct readings go too."""
+    from engocr.train.min_conf import best_min_conf, conf_grid
+
+    def box(x):
+        return [[x, 0], [x + 10, 0], [x + 10, 10], [x, 10]]
+
+    truth = [[(box(0), "EXIT", False), (box(20), "open", False), (box(40), "cafe", False)]]
+    found = [[(box(0), "EXIT", 0.95), (box(20), "opan", 0.45), (box(40), "cafe", 0.65),
+              (box(60), "xx", 0.35)]]
+    rows = conf_grid(found, truth, grid=(0.0, 0.4, 0.5, 0.7))
+    f = {r["min_conf"]: r["e2e_hmean"] for r in rows}
+    assert f[0.0] == pytest.approx(2 * (2 / 4) * (2 / 3) / (2 / 4 + 2 / 3), abs=1e-4)
+    assert f[0.5] == pytest.approx(2 * 1.0 * (2 / 3) / (1.0 + 2 / 3), abs=1e-4)  # misreads gone
+    assert f[0.7] < f[0.5]  # a correct reading lost
+    assert best_min_conf(rows) == 0.5

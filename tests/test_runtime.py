@@ -280,3 +280,23 @@ def test_stats_panel_moves_off_the_words():
     assert _panel_corner((480, 640), (150, 120), []) == (0, 0)
     word_top_left = [(10, 10, 200, 60)]
     assert _panel_corner((480, 640), (150, 120), word_top_left) == (490, 0)
+
+
+def test_readings_under_the_cards_min_conf_are_dropped_unless_asked_for(tiny_models, tmp_path):
+    import shutil
+
+    frame = np.full((240, 320, 3), 255, np.uint8)
+    cv2.putText(frame, "HELLO", (20, 120), cv2.FONT_HERSHEY_DUPLEX, 2, (0, 0, 0), 3)
+    everything = Reader(tiny_models["det"], tiny_models["rec"], threads=1, min_conf=0.0)
+    confs = sorted(w.conf for w in everything.read(frame).words)
+    assert len(confs) >= 2 and confs[0] < confs[-1]
+    cut = float(np.median(confs))
+    rec = shutil.copy(tiny_models["rec"], tmp_path / "rec.tflite")
+    card = ModelCard.load(Path(tiny_models["rec"]).with_suffix(".json"))
+    card.min_conf = cut
+    card.save(tmp_path / "rec.json")
+    by_card = Reader(tiny_models["det"], rec, threads=1)
+    assert by_card.min_conf == cut
+    assert sorted(w.conf for w in by_card.read(frame).words) == [c for c in confs if c >= cut]
+    assert len(Reader(tiny_models["det"], rec, threads=1, min_conf=0.0).read(frame).words) == \
+        len(confs)

@@ -42,6 +42,9 @@ class ModelCard:
     charset: str = ""
     blank_index: int = 0
     time_steps: int = 0
+    # Readings less sure than this are not reported by default: chosen by the export on
+    # training images, with the detector shipped then, for the best end-to-end F.
+    min_conf: float = 0.0
     # provenance
     architecture: str = ""
     training_data: str = ""

@@ -54,7 +54,7 @@ class Reader:
 
     def __init__(self, det_model: str | Path | None = None, rec_model: str | Path | None = None,
                  threads: int | None = None, score_threshold: float | None = None,
-                 min_conf: float = 0.0, max_batch: int = 16, det_size: int | None = None
+                 min_conf: float | None = None, max_batch: int = 16, det_size: int | None = None
                  ) -> None:
         det_engine, det_card = load_model(det_model or DEFAULT_DETECTOR, threads)
         rec_engine, rec_card = load_model(rec_model or DEFAULT_RECOGNIZER, threads)
@@ -63,18 +63,20 @@ class Reader:
 
     @classmethod
     def from_parts(cls, detector: TextDetector, recognizer: TextRecognizer,
-                   min_conf: float = 0.0) -> Reader:
+                   min_conf: float | None = None) -> Reader:
         """A Reader over predictors built elsewhere (another backend, say)."""
         reader = cls.__new__(cls)
         reader._attach(detector, recognizer, min_conf)
         return reader
 
     def _attach(self, detector: TextDetector, recognizer: TextRecognizer,
-                min_conf: float) -> None:
-        """Hold the predictors and compile the numba kernels now, not on the first frame."""
+                min_conf: float | None) -> None:
+        """Hold the predictors and compile the numba kernels now, not on the first frame.
+        `min_conf` None: the recognizer card's."""
         from engocr.realtime.kernels import warm_up
 
-        self.detector, self.recognizer, self.min_conf = detector, recognizer, min_conf
+        self.detector, self.recognizer = detector, recognizer
+        self.min_conf = recognizer.card.min_conf if min_conf is None else min_conf
         self.warmup_s = warm_up()
 
     def detect(self, frame: np.ndarray, timings: dict | None = None

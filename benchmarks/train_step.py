@@ -1,0 +1,124 @@
+"""Training step time with the backend-neutral losses (`engocr.train.losses`, keras.ops)
+against the TensorFlow losses they replaced (`tests/reference_losses.py`), on TensorFlow
+without XLA: the detector (MobileNetV1 0.5, 384x288 windows, batch 8, the shipped run's
+shape) and the recognizer (shipped body, batch 32). The two versions alternate in rounds so
+that a busy machine slows both alike.
+
+    python benchmarks/train_step.py [--rounds 3] [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/reference_losses.py
+
+
+def detector_step(loss_fn):
+    """A compiled detector step on fixed synthetic-scene targets; returns step()."""
+    import tensorflow as tf
+
+    from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
+    from engocr.train.data.backgrounds import PhotoBank
+    from engocr.train.data.synth import SynthScenes
+    from engocr.train.det_data import scene_to_input
+    from engocr.train.det_targets import encode_targets
+
+    config = DetectorConfig(backbone="mobilenet_v1", alpha=0.5, width=512, height=384,
+                            train_width=384, train_height=288)
+    model = build_detector(config, training=True)
+    gen = SynthScenes(seed=1, size=(640, 480), bank=PhotoBank(root="/nonexistent"))
+    samples = [scene_to_input(gen[i], (384, 288), None) for i in range(8)]
+    anchors = np.array(config.anchors, np.float32)
+    grids = [encode_targets(s[1], anchors, config.strides, (384, 288)) for s in samples]
+    targets = [tf.constant(np.stack([g[k] for g in grids])) for k in range(3)]
+    gt = np.zeros((8, 100, 4), np.float32)
+    for b, s in enumerate(samples):
+        gt[b, :len(s[1])] = s[1][:100]
+    x = tf.constant(np.stack([s[0] for s in samples]).astype(np.float32))
+    gt = tf.constant(gt)
+    optimizer = tf.keras.optimizers.Adam(1e-4)
+
+    @tf.function(reduce_retracing=True)
+    def step():
+        with tf.GradientTape() as tape:
+            loss = loss_fn(model(x, training=True), targets, gt, config)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return step, 8
+
+
+def recognizer_step(loss_fn):
+    import tensorflow as tf
+
+    from engocr.models.crnn import CRNNConfig, build_crnn
+    from engocr.train.rec_data import labels_to_dense
+
+    model = build_crnn(CRNNConfig())
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(0, 255, (32, 32, 128, 1)).astype(np.float32))
+    labels, lengths = labels_to_dense([f"word{i}" for i in range(32)], 32)
+    labels, lengths = tf.constant(labels), tf.constant(lengths)
+    optimizer = tf.keras.optimizers.Adam(1e-4)
+
+    @tf.function(reduce_retracing=True)
+    def step():
+        with tf.GradientTape() as tape:
+            loss = loss_fn(model(x, training=True), labels, lengths)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return step, 32
+
+
+def samples_per_s(step, batch: int, steps: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * steps / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engocr.train import losses
+    from tests import reference_losses
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=20, help="timed steps per round and version")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/train_step.json"))
+    args = p.parse_args(argv)
+    rows = []
+    for name, build, new, old in (
+            ("detector", detector_step, losses.yolo_loss, reference_losses.yolo_loss),
+            ("recognizer", recognizer_step, losses.ctc_loss, reference_losses.ctc_loss)):
+        versions = {"keras.ops": build(new), "tensorflow": build(old)}
+        for step, _ in versions.values():
+            for _ in range(3):  # trace and warm up
+                step()
+        rates = {v: [] for v in versions}
+        for _ in range(args.rounds):
+            for v, (step, batch) in versions.items():
+                rates[v].append(samples_per_s(step, batch, args.steps))
+        row = {"model": name, **{f"{v}_samples_per_s": round(float(np.median(r)), 1)
+                                 for v, r in rates.items()}}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"date": datetime.date.today().isoformat(), "rows": rows,
+                                    "command": "python benchmarks/train_step.py " +
+                                    " ".join(argv or sys.argv[1:])}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The confidence below which a reading is not reported, chosen by end-to-end F on training
+images: a word read wrongly counts against precision and reads nothing useful to a user, so a
+reading the recognizer is unsure of may be better left out. Chosen with the detector shipped at
+the time (the export of the recognizer), never on validation."""
+
+from __future__ import annotations
+
+from engocr.train.metrics import detection_scores
+
+CONF_GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def readings(reader, scenes) -> tuple[list, list]:
+    """Every reading of `reader` (its `min_conf` set to 0 for the call) as (quad, text, conf)
+    per scene, and the ground truth per scene."""
+    saved, reader.min_conf = reader.min_conf, 0.0
+    try:
+        found, truth = [], []
+        for scene in scenes:
+            result = reader.read(scene.load())
+            found.append([(w.quad, w.text, w.conf) for w in result.words])
+            truth.append([(w.quad, w.text, w.ignore) for w in scene.words])
+            scene.release()
+    finally:
+        reader.min_conf = saved
+    return found, truth
+
+
+def conf_grid(found: list, truth: list, grid=CONF_GRID) -> list[dict]:
+    """End-to-end P/R/F when readings below each confidence are dropped."""
+    rows = []
+    for t in grid:
+        kept = [[(q, text) for q, text, conf in scene if conf >= t] for scene in found]
+        scores = detection_scores(kept, truth)
+        rows.append({"min_conf": t, **{k: round(scores[k], 4) for k in
+                                       ("e2e_precision", "e2e_recall", "e2e_hmean")}})
+    return rows
+
+
+def best_min_conf(rows: list[dict]) -> float:
+    """The threshold of the best end-to-end F (the lowest among equals: keep more words)."""
+    return max(rows, key=lambda r: (r["e2e_hmean"], -r["min_conf"]))["min_conf"]
