@@ -27,6 +27,29 @@ TINY_DET = dict(width=128, height=96, train_width=128, train_height=96, alpha=0.
                 head_filters=16)
 
 
+def synthetic_detector_batch(config, n: int = 2, size=(128, 96)):
+    """Input windows, per-scale targets and true boxes (zero-padded to 100) of `n` synthetic
+    scenes, as the detector trainer feeds its step."""
+    import tensorflow as tf
+
+    from engocr.train.data.backgrounds import PhotoBank
+    from engocr.train.data.synth import SynthScenes
+    from engocr.train.det_data import scene_to_input
+    from engocr.train.det_targets import encode_targets
+
+    gen = SynthScenes(seed=1, size=(2 * size[0], 2 * size[1]), bank=PhotoBank(root="/nonexistent"))
+    samples = [scene_to_input(gen[i], size, None) for i in range(n)]
+    anchors = np.array(config.anchors, np.float32)
+    grids = [encode_targets(s[1], anchors, config.strides, size, xy_scale=config.xy_scale)
+             for s in samples]
+    targets = [tf.constant(np.stack([g[k] for g in grids])) for k in range(len(anchors))]
+    gt = np.zeros((n, 100, 4), np.float32)
+    for b, s in enumerate(samples):
+        gt[b, :len(s[1])] = s[1][:100]
+    x = tf.constant(np.stack([s[0] for s in samples]).astype(np.float32))
+    return x, targets, tf.constant(gt)
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """A random-weight detector and recognizer, converted to float TFLite with cards."""

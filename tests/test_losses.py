@@ -4,7 +4,7 @@ of the TensorFlow losses they replaced, on fixed inputs."""
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_DET
+from tests.conftest import TINY_DET, synthetic_detector_batch
 
 STYLES = {"yolov3": {}, "yolov5": {"xy_scale": 2.0, "box_loss": "giou", "iou_objectness": True}}
 
@@ -13,26 +13,12 @@ def _detector_batch(config):
     """Targets and true boxes of two synthetic scenes, and random head outputs."""
     import tensorflow as tf
 
-    from engocr.train.data.backgrounds import PhotoBank
-    from engocr.train.data.synth import SynthScenes
-    from engocr.train.det_data import scene_to_input
-    from engocr.train.det_targets import encode_targets
-
-    gen = SynthScenes(seed=1, size=(256, 192), bank=PhotoBank(root="/nonexistent"))
-    samples = [scene_to_input(gen[i], (128, 96), None) for i in range(2)]
-    anchors = np.array(config.anchors, np.float32)
-    grids = [encode_targets(s[1], anchors, config.strides, (128, 96), xy_scale=config.xy_scale)
-             for s in samples]
-    targets = [tf.constant(np.stack([g[k] for g in grids])) for k in range(3)]
-    gt = np.zeros((2, 100, 4), np.float32)
-    for b, s in enumerate(samples):
-        gt[b, :len(s[1])] = s[1]
+    _, targets, gt = synthetic_detector_batch(config)
     rng = np.random.default_rng(3)
-    outputs = [tf.Variable(rng.normal(0, 1.5, (2, 96 // s, 128 // s, len(a) * 5))
-                           .astype(np.float32)) for s, a in zip(config.strides, anchors,
-                                                                strict=True)]
+    outputs = [tf.Variable(rng.normal(0, 1.5, t.shape[:3] + (t.shape[3] * 5,))
+                           .astype(np.float32)) for t in targets]
     assert sum(float(tf.reduce_sum(t[..., 4])) for t in targets) > 0  # some positives
-    return outputs, targets, tf.constant(gt)
+    return outputs, targets, gt
 
 
 def _value_and_grads(loss_fn, outputs, *args):

@@ -10,7 +10,7 @@ import pytest
 
 from engocr.models.crnn import CRNNConfig
 from engocr.train.loop import Phase
-from tests.conftest import TINY_DET, TINY_REC
+from tests.conftest import TINY_DET, TINY_REC, synthetic_detector_batch
 
 pytestmark = pytest.mark.slow
 WORDS = ["EXIT", "open", "Cafe", "42", "SALE", "tea", "Bus", "9:30"]
@@ -268,31 +268,18 @@ def test_yolo_loss_finite_and_falls(losses, fall):
     import tensorflow as tf
 
     from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
-    from engocr.train.data.backgrounds import PhotoBank
-    from engocr.train.data.synth import SynthScenes
-    from engocr.train.det_data import scene_to_input
-    from engocr.train.det_targets import encode_targets
     from engocr.train.losses import yolo_loss
 
     tf.keras.utils.set_random_seed(0)
     config = DetectorConfig(**TINY_DET, **losses)
     model = build_detector(config, training=True)
-    gen = SynthScenes(seed=1, size=(256, 192), bank=PhotoBank(root="/nonexistent"))
-    samples = [scene_to_input(gen[i], (128, 96), None) for i in range(2)]
-    anchors = np.array(config.anchors, np.float32)
-    grids = [encode_targets(s[1], anchors, config.strides, (128, 96), xy_scale=config.xy_scale)
-             for s in samples]
-    targets = [tf.constant(np.stack([g[k] for g in grids])) for k in range(3)]
-    gt = np.zeros((2, 100, 4), np.float32)
-    for b, s in enumerate(samples):
-        gt[b, :len(s[1])] = s[1]
-    x = tf.constant(np.stack([s[0] for s in samples]).astype(np.float32))
+    x, targets, gt = synthetic_detector_batch(config)
     opt = tf.keras.optimizers.Adam(2e-3)
 
     @tf.function
     def step():
         with tf.GradientTape() as tape:
-            loss = yolo_loss(model(x, training=True), targets, tf.constant(gt), config)
+            loss = yolo_loss(model(x, training=True), targets, gt, config)
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
