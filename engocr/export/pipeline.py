@@ -68,10 +68,10 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
         if q == "fused-float32":
             from engocr.export.fused_rnn import convert_fused
 
-            data = convert_fused(model, config, batch=16)
+            flatbuffer = convert_fused(model, config, batch=16)
         else:
-            data = convert(model, q, representative_from(rep))
-        path = write_model(data, work / f"recognizer-{q}.tflite")
+            flatbuffer = convert(model, q, representative_from(rep))
+        path = write_model(flatbuffer, work / f"recognizer-{q}.tflite")
         recognizer_card(config, q).save(path.with_suffix(".json"))
         acc = recognition_scores(read_crops_tflite(tflite_recognizer(path, threads),
                                                    held_images), held_texts)["word_acc"]

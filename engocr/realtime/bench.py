@@ -50,7 +50,7 @@ def cpu_name() -> str:
 
 # The training runs the shipped models were exported from (`bench --backend keras` default).
 SHIPPED_DET_RUN = Path("runs/det/v1a050-pre")
-SHIPPED_REC_RUN = Path("runs/rec/conv-32x128")
+SHIPPED_REC_RUN = Path("runs/rec/conv2x-32x128")
 
 
 @dataclass

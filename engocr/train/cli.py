@@ -23,7 +23,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model (needs the train extra)")
     tsub = train.add_subparsers(dest="what", required=True)
     rec = tsub.add_parser("rec", help="train the recognizer (resumes from --run if it exists)")
-    rec.add_argument("--run", type=Path, default=Path("runs/rec/conv-32x128"),
+    rec.add_argument("--run", type=Path, default=Path("runs/rec/conv2x-32x128"),
                      help="run folder: created, or resumed where it stopped")
     rec.add_argument("--head", choices=["conv", "bilstm", "bigru"], default="conv",
                      help="sequence head of a new run")
