@@ -44,13 +44,13 @@ def test_calibration_picks_a_margin_that_reads_clipped_words():
     for i, text in enumerate(WORDS):
         scene, box = _scene(text)
         height = box[3] - box[1]
-        clipped = box + [0.25 * height, 0, -0.25 * height, 0]  # the ends cut off
+        clipped = box + [0.6 * height, 0, -0.6 * height, 0]  # a letter cut off each end
         scenes.append(scene)
         words.append(FoundWord(i, clipped, box, text))
-    rows = padding_grid(recognizer, scenes, words, pad_x=(0.0, 0.5), pad_y=(0.1,))
+    rows = padding_grid(recognizer, scenes, words, pad_x=(0.0, 0.8), pad_y=(0.1,))
     read = {r["pad_x"]: r["read"] for r in rows}
-    assert read[0.5] > read[0.0]
-    assert best_padding(rows) == (0.5, 0.1)
+    assert read[0.8] > read[0.0]
+    assert best_padding(rows) == (0.8, 0.1)
     tight = misread_breakdown(recognizer, scenes, words, 0.0, 0.1)
     assert tight["misread"] > 0 and tight["misread_truth_box_reads"] > 0
 

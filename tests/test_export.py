@@ -166,3 +166,50 @@ def test_upsampling_of_every_backend_gives_the_exported_values():
     want = np.asarray(keras.layers.UpSampling2D(2)(x))
     np.testing.assert_array_equal(np.asarray(repeat2x(x)), want)
     np.testing.assert_array_equal(np.asarray(Upsample2x()(x)), want)
+
+
+def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_path, capsys):
+    """`engocr export rec` on a tiny run and a fixture data folder: the shipped card carries
+    the `min_conf` chosen on the training images (nothing is found on blank photos, so every
+    threshold ties and the lowest, 0, is kept) and the table it was chosen from."""
+    import json
+
+    import cv2
+
+    from engocr.cli import main
+    from engocr.models.crnn import CRNNConfig, build_crnn
+    from engocr.realtime.card import ModelCard
+    from engocr.train.min_conf import CONF_GRID
+
+    run = tmp_path / "run"
+    run.mkdir()
+    config = CRNNConfig(**TINY_REC)
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    build_crnn(config).save_weights(run / "best.weights.h5")
+    data = tmp_path / "data"
+    crops = data / "iiit5k_train" / "crops"
+    crops.mkdir(parents=True)
+    labels = {}
+    for i, word in enumerate(["EXIT", "open", "cafe"]):
+        image = np.full((32, 100, 3), 230, np.uint8)
+        cv2.putText(image, word, (4, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+        cv2.imwrite(str(crops / f"{i}.png"), image)
+        labels[f"{i}.png"] = word
+    (crops.parent / "labels.json").write_text(json.dumps(labels))
+    scenes = data / "ic15_train"
+    (scenes / "images").mkdir(parents=True)
+    entries = []
+    for n in (1, 2, 901, 902):  # 1-900 training, 901-1000 validation
+        cv2.imwrite(str(scenes / "images" / f"img_{n}.jpg"), np.full((240, 320, 3), 200,
+                                                                      np.uint8))
+        entries.append({"image": f"img_{n}.jpg", "width": 320, "height": 240, "words": [
+            {"quad": [[20, 20], [120, 20], [120, 50], [20, 50]], "text": "EXIT",
+             "ignore": False}]})
+    (scenes / "gt.json").write_text(json.dumps(entries))
+    out = tmp_path / "shipped" / "rec.tflite"
+    code = main(["export", "rec", "--run", str(run), "--out", str(out), "--work",
+                 str(tmp_path / "work"), "--data", str(data), "--quant", "float32"])
+    assert code == 0 and out.exists(), capsys.readouterr().err
+    card = ModelCard.load(out.with_suffix(".json"))
+    assert card.min_conf == 0.0
+    assert [r["min_conf"] for r in card.metrics["min_conf_train"]] == list(CONF_GRID)
