@@ -26,8 +26,7 @@ def end_to_end(reader, scenes) -> tuple[dict, list[dict]]:
     each confidence threshold (the card's was chosen on training images)."""
     found, truth = readings(reader, scenes)
     scores = detection_scores([[(q, t) for q, t, _ in s] for s in found], truth)
-    reported = detection_scores([[(q, t) for q, t, c in s if c >= reader.min_conf]
-                                 for s in found], truth)
+    (reported,) = conf_grid(found, truth, grid=(reader.min_conf,))
     scores.update({k: v for k, v in reported.items() if k.startswith("e2e_")})
     return scores, conf_grid(found, truth)
 

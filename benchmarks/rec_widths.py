@@ -50,9 +50,10 @@ def step_rate(model, time_steps: int, steps: int, batch: int = 32) -> float:
     """Samples/s of the real training step on random crops and 6-character labels."""
     import tensorflow as tf
 
-    from engocr.train.rec import make_train_step
+    from engocr.train.loop import make_train_step
+    from engocr.train.losses import ctc_loss
 
-    step = make_train_step(model, tf.keras.optimizers.Adam(1e-4))
+    step = make_train_step(model, tf.keras.optimizers.Adam(1e-4), ctc_loss)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.uniform(0, 255, (batch, 32, 128, 1)).astype(np.float32))
     labels = tf.constant(rng.integers(1, 60, (batch, time_steps)).astype(np.int32))

@@ -22,63 +22,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/reference_
 
 
 def detector_step(loss_fn):
-    """A compiled detector step on fixed synthetic-scene targets; returns step()."""
+    """The detector's training step with `loss_fn` on fixed synthetic-scene targets, as
+    (step(), batch)."""
     import tensorflow as tf
 
     from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
-    from engocr.train.data.backgrounds import PhotoBank
-    from engocr.train.data.synth import SynthScenes
-    from engocr.train.det_data import scene_to_input
-    from engocr.train.det_targets import encode_targets
+    from engocr.train.loop import make_train_step
+    from tests.conftest import synthetic_detector_batch
 
     config = DetectorConfig(backbone="mobilenet_v1", alpha=0.5, width=512, height=384,
                             train_width=384, train_height=288)
-    model = build_detector(config, training=True)
-    gen = SynthScenes(seed=1, size=(640, 480), bank=PhotoBank(root="/nonexistent"))
-    samples = [scene_to_input(gen[i], (384, 288), None) for i in range(8)]
-    anchors = np.array(config.anchors, np.float32)
-    grids = [encode_targets(s[1], anchors, config.strides, (384, 288)) for s in samples]
-    targets = [tf.constant(np.stack([g[k] for g in grids])) for k in range(3)]
-    gt = np.zeros((8, 100, 4), np.float32)
-    for b, s in enumerate(samples):
-        gt[b, :len(s[1])] = s[1][:100]
-    x = tf.constant(np.stack([s[0] for s in samples]).astype(np.float32))
-    gt = tf.constant(gt)
-    optimizer = tf.keras.optimizers.Adam(1e-4)
-
-    @tf.function(reduce_retracing=True)
-    def step():
-        with tf.GradientTape() as tape:
-            loss = loss_fn(model(x, training=True), targets, gt, config)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return step, 8
+    x, targets, gt = synthetic_detector_batch(config, n=8, size=(384, 288))
+    step = make_train_step(build_detector(config, training=True),
+                           tf.keras.optimizers.Adam(1e-4),
+                           lambda outputs, t, g: loss_fn(outputs, list(t), g, config))
+    return lambda: step(x, tuple(targets), gt), 8
 
 
 def recognizer_step(loss_fn):
+    """The recognizer's training step with `loss_fn` on random crops, as (step(), batch)."""
     import tensorflow as tf
 
     from engocr.models.crnn import CRNNConfig, build_crnn
+    from engocr.train.loop import make_train_step
     from engocr.train.rec_data import labels_to_dense
 
-    model = build_crnn(CRNNConfig())
     rng = np.random.default_rng(0)
     x = tf.constant(rng.uniform(0, 255, (32, 32, 128, 1)).astype(np.float32))
     labels, lengths = labels_to_dense([f"word{i}" for i in range(32)], 32)
-    labels, lengths = tf.constant(labels), tf.constant(lengths)
-    optimizer = tf.keras.optimizers.Adam(1e-4)
-
-    @tf.function(reduce_retracing=True)
-    def step():
-        with tf.GradientTape() as tape:
-            loss = loss_fn(model(x, training=True), labels, lengths)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return step, 32
+    step = make_train_step(build_crnn(CRNNConfig()), tf.keras.optimizers.Adam(1e-4), loss_fn)
+    return lambda: step(x, tf.constant(labels), tf.constant(lengths)), 32
 
 
 def samples_per_s(step, batch: int, steps: int) -> float:

@@ -37,10 +37,9 @@ def test_yolo_loss_matches_the_tensorflow_version(style):
 
     config = DetectorConfig(**TINY_DET, **STYLES[style])
     outputs, targets, gt = _detector_batch(config)
-    value, grads = _value_and_grads(
-        lambda o, *a: yolo_loss(o, *a), outputs, targets, gt, config)
-    ref_value, ref_grads = _value_and_grads(
-        lambda o, *a: reference_losses.yolo_loss(o, *a), outputs, targets, gt, config)
+    value, grads = _value_and_grads(yolo_loss, outputs, targets, gt, config)
+    ref_value, ref_grads = _value_and_grads(reference_losses.yolo_loss, outputs, targets, gt,
+                                            config)
     assert value > 0 and value == pytest.approx(ref_value, rel=1e-5)
     for got, want in zip(grads, ref_grads, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
@@ -57,8 +56,7 @@ def test_ctc_loss_matches_the_tensorflow_version():
     logits = tf.Variable(rng.normal(0, 2, (4, 32, 96)).astype(np.float32))
     labels, lengths = labels_to_dense(["EXIT", "open", "a", "9:30 pm"], 32)
     args = (tf.constant(labels), tf.constant(lengths))
-    value, grads = _value_and_grads(lambda o, *a: ctc_loss(o, *a), logits, *args)
-    ref_value, ref_grads = _value_and_grads(
-        lambda o, *a: reference_losses.ctc_loss(o, *a), logits, *args)
+    value, grads = _value_and_grads(ctc_loss, logits, *args)
+    ref_value, ref_grads = _value_and_grads(reference_losses.ctc_loss, logits, *args)
     assert value == pytest.approx(ref_value, rel=1e-6)
     np.testing.assert_allclose(grads, ref_grads, rtol=1e-5, atol=1e-7)

@@ -268,23 +268,16 @@ def test_yolo_loss_finite_and_falls(losses, fall):
     import tensorflow as tf
 
     from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
+    from engocr.train.loop import make_train_step
     from engocr.train.losses import yolo_loss
 
     tf.keras.utils.set_random_seed(0)
     config = DetectorConfig(**TINY_DET, **losses)
     model = build_detector(config, training=True)
     x, targets, gt = synthetic_detector_batch(config)
-    opt = tf.keras.optimizers.Adam(2e-3)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            loss = yolo_loss(model(x, training=True), targets, gt, config)
-        grads = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    losses = [float(step()) for _ in range(80)]
+    step = make_train_step(model, tf.keras.optimizers.Adam(2e-3),
+                           lambda outputs, t, g: yolo_loss(outputs, list(t), g, config))
+    losses = [float(step(x, tuple(targets), gt)) for _ in range(80)]
     assert all(np.isfinite(losses))
     assert np.mean(losses[-5:]) < fall * np.mean(losses[:5]), losses[::10]
 

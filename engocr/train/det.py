@@ -24,7 +24,13 @@ from engocr.models.yolo_mobilenet import (  # noqa: E402
 from engocr.train import det_data  # noqa: E402
 from engocr.train.data.importers import detector_training_scenes, ic15_scenes  # noqa: E402
 from engocr.train.det_targets import encode_targets, kmeans_anchors  # noqa: E402
-from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
+from engocr.train.loop import (  # noqa: E402
+    Phase,
+    PhasedTrainer,
+    make_train_step,
+    read_config,
+    start_run,
+)
 from engocr.train.losses import yolo_loss  # noqa: E402
 
 DEFAULT_RECIPE = [
@@ -192,18 +198,9 @@ class DetTrainer(PhasedTrainer):
         return tf.constant(images), tuple(targets), tf.constant(gt)
 
     def make_step(self):
-        model, optimizer, config = self.model, self.optimizer, self.config
-
-        @tf.function(reduce_retracing=True)
-        def train_step(x, targets, gt):
-            with tf.GradientTape() as tape:
-                outputs = model(x, training=True)
-                loss = yolo_loss(outputs, list(targets), gt, config)
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-            return loss
-
-        return train_step
+        config = self.config
+        return make_train_step(self.model, self.optimizer, lambda outputs, targets, gt:
+                               yolo_loss(outputs, list(targets), gt, config))
 
     def evaluate(self) -> dict:
         """P/R/H on ic15 validation and synthetic validation, each at its best score threshold

@@ -19,7 +19,7 @@ from engocr.errors import InputError  # noqa: E402
 from engocr.models.crnn import CRNNConfig, build_crnn, set_lower_trainable  # noqa: E402
 from engocr.realtime.kernels import ctc_greedy_decode  # noqa: E402
 from engocr.train import rec_data  # noqa: E402
-from engocr.train.loop import Phase, PhasedTrainer, start_run  # noqa: E402
+from engocr.train.loop import Phase, PhasedTrainer, make_train_step, start_run  # noqa: E402
 from engocr.train.losses import ctc_loss  # noqa: E402
 from engocr.train.metrics import recognition_scores  # noqa: E402
 from engocr.train.pool import SamplePool  # noqa: E402
@@ -63,21 +63,6 @@ def evaluate(model, images: np.ndarray, texts: list[str]) -> dict:
     """Word accuracy (protocol and exact) and character error rate of a Keras model."""
     predictions, _ = ctc_greedy_decode(predict_logits(model, images), CHARSET)
     return recognition_scores(predictions, texts)
-
-
-def make_train_step(model, optimizer):
-    """One compiled CTC training step (TensorFlow graph, no XLA: the fastest on these CPUs)."""
-
-    @tf.function(reduce_retracing=True)
-    def train_step(x, labels, label_len):
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            loss = ctc_loss(logits, labels, label_len)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return train_step
 
 
 class RecTrainer(PhasedTrainer):
@@ -164,7 +149,7 @@ class RecTrainer(PhasedTrainer):
                 tf.constant(lengths))
 
     def make_step(self):
-        return make_train_step(self.model, self.optimizer)
+        return make_train_step(self.model, self.optimizer, ctc_loss)
 
     def evaluate(self) -> dict:
         scores = {}
