@@ -50,7 +50,7 @@ def step_rate(model, time_steps: int, steps: int, batch: int = 32) -> float:
     """Samples/s of the real training step on random crops and 6-character labels."""
     import tensorflow as tf
 
-    from engocr.train.loop import make_train_step
+    from engocr.train.compiled import make_train_step
     from engocr.train.losses import ctc_loss
 
     step = make_train_step(model, tf.keras.optimizers.Adam(1e-4), ctc_loss)

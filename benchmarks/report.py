@@ -188,7 +188,6 @@ def det_postprocess_section(data: dict) -> str:
     return "\n".join(lines)
 
 
-# README section -> (benchmark script and results name, renderer of its results).
 def soak_section(data: dict) -> str:
     points = ", ".join(f"{s['frame']:,}: {s['rss_mb']:.0f}" for s in data["samples"])
     return "\n".join([
@@ -213,12 +212,26 @@ def backbones_section(data: dict) -> str:
     return "\n".join(lines)
 
 
+def train_backends_section(data: dict) -> str:
+    lines = [_measured(data) + ": the trainers' own step on random inputs, after warm-up "
+             "(the recognizer: shipped body, batch 32 crops; the detector: MobileNetV1 0.5, "
+             "384x288 windows, batch 8).", "",
+             "| model | backend (device) | samples/s | first step (compile), s |",
+             "|---|---|---|---|"]
+    for r in data["rows"]:
+        lines.append(f"| {r['model']} | {r['device']} | {r['samples_per_s']:.1f} | "
+                     f"{r['first_step_s']:.1f} |")
+    return "\n".join(lines)
+
+
+# README section -> (benchmark script and results name, renderer of its results).
 SECTIONS = {"speed": ("speed", speed_section), "accuracy": ("accuracy", accuracy_section),
             "peers": ("peers", peers_section), "tracking": ("video_tracking", tracking_section),
             "rec_heads": ("rec_heads", rec_heads_section),
             "rec_widths": ("rec_widths", rec_widths_section),
             "det_postprocess": ("det_postprocess", det_postprocess_section),
-            "soak": ("soak", soak_section), "det_backbones": ("det_backbones", backbones_section)}
+            "soak": ("soak", soak_section), "det_backbones": ("det_backbones", backbones_section),
+            "train_backends": ("train_backends", train_backends_section)}
 
 
 def section(results: str, fn) -> str:

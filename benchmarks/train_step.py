@@ -27,7 +27,7 @@ def detector_step(loss_fn):
     import tensorflow as tf
 
     from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
-    from engocr.train.loop import make_train_step
+    from engocr.train.compiled import make_train_step
     from tests.conftest import synthetic_detector_batch
 
     config = DetectorConfig(backbone="mobilenet_v1", alpha=0.5, width=512, height=384,
@@ -44,7 +44,7 @@ def recognizer_step(loss_fn):
     import tensorflow as tf
 
     from engocr.models.crnn import CRNNConfig, build_crnn
-    from engocr.train.loop import make_train_step
+    from engocr.train.compiled import make_train_step
     from engocr.train.rec_data import labels_to_dense
 
     rng = np.random.default_rng(0)

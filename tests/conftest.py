@@ -27,6 +27,25 @@ TINY_DET = dict(width=128, height=96, train_width=128, train_height=96, alpha=0.
                 head_filters=16)
 
 
+def write_crop_set(folder: Path, words: list[str]) -> Path:
+    """A crop set in the shared layout (`crops/` + `labels.json`): each word drawn in black on
+    a light crop."""
+    import json
+
+    import cv2
+
+    crops = folder / "crops"
+    crops.mkdir(parents=True)
+    labels = {}
+    for i, word in enumerate(words):
+        image = np.full((32, 100, 3), 230, np.uint8)
+        cv2.putText(image, word, (4, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+        cv2.imwrite(str(crops / f"{i}.png"), image)
+        labels[f"{i}.png"] = word
+    (folder / "labels.json").write_text(json.dumps(labels))
+    return folder
+
+
 def synthetic_detector_batch(config, n: int = 2, size=(128, 96)):
     """Input windows, per-scale targets and true boxes (zero-padded to 100) of `n` synthetic
     scenes, as the detector trainer feeds its step."""

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_DET, TINY_REC
+from tests.conftest import TINY_DET, TINY_REC, write_crop_set
 
 pytestmark = pytest.mark.slow
 
@@ -187,15 +187,7 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     (run / "config.json").write_text(json.dumps(config.to_dict()))
     build_crnn(config).save_weights(run / "best.weights.h5")
     data = tmp_path / "data"
-    crops = data / "iiit5k_train" / "crops"
-    crops.mkdir(parents=True)
-    labels = {}
-    for i, word in enumerate(["EXIT", "open", "cafe"]):
-        image = np.full((32, 100, 3), 230, np.uint8)
-        cv2.putText(image, word, (4, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
-        cv2.imwrite(str(crops / f"{i}.png"), image)
-        labels[f"{i}.png"] = word
-    (crops.parent / "labels.json").write_text(json.dumps(labels))
+    write_crop_set(data / "iiit5k_train", ["EXIT", "open", "cafe"])
     scenes = data / "ic15_train"
     (scenes / "images").mkdir(parents=True)
     entries = []

@@ -97,7 +97,7 @@ def test_rec_training_resumes_at_the_step_it_stopped(tmp_path):
     state = b.train()
     assert (state.step, state.phase) == (7, 2)
     assert RunState.load(run / "state.json").step == 7
-    assert (run / "last.weights.h5").exists()
+    assert (run / "ckpt" / "model.weights.h5").exists()
 
 
 def _record_weights(trainer, snapshots: list, stop_after: int = 0) -> None:
@@ -139,7 +139,7 @@ def test_averaging_phase_scores_and_keeps_the_mean_of_its_snapshots(tmp_path):
     trainer.model.load_weights(run / "best.weights.h5")  # the one evaluation: best
     for got, a, b in zip(trainer.model.get_weights(), snapshots[1], snapshots[3], strict=True):
         np.testing.assert_allclose(got, (a + b) / 2, rtol=1e-5, atol=1e-6)
-    trainer.model.load_weights(run / "last.weights.h5")
+    trainer.model.load_weights(run / "ckpt" / "model.weights.h5")
     for got, want in zip(trainer.model.get_weights(), snapshots[3], strict=True):
         np.testing.assert_array_equal(got, want)
 
@@ -210,7 +210,7 @@ def test_det_training_resumes_at_the_step_it_stopped(tmp_path):
         np.testing.assert_array_equal(got, want)
     state = b.train()
     assert (state.step, state.phase) == (5, 2)
-    assert (run / "last.weights.h5").exists() and (run / "ckpt").is_dir()
+    assert (run / "ckpt" / "model.weights.h5").exists() and (run / "ckpt").is_dir()
 
 
 def test_det_run_starts_from_another_run_for_a_longer_side(tmp_path):
@@ -268,7 +268,7 @@ def test_yolo_loss_finite_and_falls(losses, fall):
     import tensorflow as tf
 
     from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
-    from engocr.train.loop import make_train_step
+    from engocr.train.compiled import make_train_step
     from engocr.train.losses import yolo_loss
 
     tf.keras.utils.set_random_seed(0)

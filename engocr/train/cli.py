@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from engocr.argtypes import POSITIVE, SIZE
@@ -51,10 +52,27 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="a new run starts from this run's best weights where layers match "
                           "(e.g. its convolutional body under another head) and skips the "
                           "synthetic pretraining")
+    rec.add_argument("--crops", type=Path, default=None,
+                     help="real crops prepared by `engocr train bundle` (crops.npz), instead "
+                          "of reading them from the data")
     rec.set_defaults(func=_train_rec)
 
+    bundle = tsub.add_parser("bundle", help="pack what a GPU machine without TensorFlow, "
+                             "network or data needs to train a recognizer run "
+                             "(scripts/gpu_train.sh)")
+    bundle.add_argument("--run", type=Path, default=Path("runs/rec/conv2x-32x128"),
+                        help="the recognizer run to be trained (its input size)")
+    bundle.add_argument("--out", type=Path, default=Path(".gpu"),
+                        help="bundle folder (git-ignored .gpu by default)")
+    bundle.add_argument("--data", type=Path, default=None, help=DATA_HELP)
+    bundle.add_argument("--font-mb", type=float, default=12.0,
+                        help="megabytes of font files (one face per family) to pack")
+    bundle.add_argument("--no-wheels", action="store_true",
+                        help="skip downloading the Keras wheels (a machine that has Keras)")
+    bundle.set_defaults(func=_bundle)
+
     det = tsub.add_parser("det", help="train the detector (resumes from --run if it exists)")
-    det.add_argument("--run", type=Path, default=Path("runs/det/mnv2-512x384"),
+    det.add_argument("--run", type=Path, default=Path("runs/det/v1a050-pre"),
                      help="run folder: created, or resumed where it stopped")
     det.add_argument("--size", type=SIZE, default="512x384",
                      help="full-frame model input WxH (multiples of 32)")
@@ -189,9 +207,30 @@ def _train_rec(args: argparse.Namespace) -> int:
         recipe = read_recipe(args.recipe)
     trainer = RecTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
-                         init_from=args.init_from, pool=args.pool, reuse=args.reuse)
+                         init_from=args.init_from, pool=args.pool, reuse=args.reuse,
+                         crops=args.crops)
     state = trainer.train(minutes=args.minutes)
     print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))
+    return 0
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    _use_data(args.data)
+    from engocr.train.bundle import DEVICE_BYTES, make_bundle, working_tree_bytes
+
+    sizes = make_bundle(args.out, args.run, args.data, args.font_mb, not args.no_wheels)
+    tree = working_tree_bytes()
+    report = {"bundle": str(args.out), "mib": {k: round(v / 2 ** 20, 1) for k, v in sizes.items()}}
+    if tree is not None:
+        carried = tree + sum(sizes.values())
+        report.update(working_tree_mib=round(tree / 2 ** 20, 1),
+                      carried_mib=round(carried / 2 ** 20, 1),
+                      fits_device=carried <= DEVICE_BYTES)
+    print(json.dumps(report))
+    if tree is not None and carried > DEVICE_BYTES:
+        print(f"warning: working tree and bundle are {carried / 2 ** 20:.1f} MiB, over the "
+              f"device's {DEVICE_BYTES // 2 ** 20} MiB: lower --font-mb or slim the tree",
+              file=sys.stderr)
     return 0
 
 

@@ -13,7 +13,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
 
 from engocr.errors import InputError  # noqa: E402
 from engocr.models.yolo_mobilenet import (  # noqa: E402
@@ -22,15 +22,11 @@ from engocr.models.yolo_mobilenet import (  # noqa: E402
     set_backbone_trainable,
 )
 from engocr.train import det_data  # noqa: E402
+from engocr.train.checkpoints import has_checkpoint  # noqa: E402
+from engocr.train.compiled import make_forward, make_train_step  # noqa: E402
 from engocr.train.data.importers import detector_training_scenes, ic15_scenes  # noqa: E402
 from engocr.train.det_targets import encode_targets, kmeans_anchors  # noqa: E402
-from engocr.train.loop import (  # noqa: E402
-    Phase,
-    PhasedTrainer,
-    make_train_step,
-    read_config,
-    start_run,
-)
+from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
 from engocr.train.losses import yolo_loss  # noqa: E402
 
 DEFAULT_RECIPE = [
@@ -85,11 +81,11 @@ def recalibrate_batchnorm(model, batches, momentum: float = 0.8) -> None:
     averages follow: the first detector runs saw words in training mode and none in inference
     mode until this was done before each evaluation."""
     layers = [layer for layer in model._flatten_layers()
-              if isinstance(layer, tf.keras.layers.BatchNormalization)]
+              if isinstance(layer, keras.layers.BatchNormalization)]
     saved = [layer.momentum for layer in layers]
     for layer in layers:
         layer.momentum = momentum
-    forward = tf.function(lambda x: model(x, training=True))
+    forward = make_forward(model, training=True)
     for x in batches:
         forward(x)
     for layer, m in zip(layers, saved, strict=True):
@@ -114,7 +110,7 @@ class DetTrainer(PhasedTrainer):
         # Full frames, weights copied per evaluation: the runtime's per-frame size when the run
         # is for a longest side, else the config's fixed input.
         self.eval_model = build_detector(config, any_size=bool(config.max_side))
-        self.optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3, clipnorm=10.0)
+        self.optimizer = keras.optimizers.Adam(learning_rate=1e-3, clipnorm=10.0)
         self._init_state()
         self.start_from(init_from)
         self._start_from_imagenet()
@@ -134,7 +130,7 @@ class DetTrainer(PhasedTrainer):
         from engocr.models.imagenet import imagenet_weights_dir, load_tflite_backbone
         from engocr.train.data.synth import SynthScenes
 
-        if not self.config.pretrained or self.state.step or self.manager.latest_checkpoint:
+        if not self.config.pretrained or self.state.step or has_checkpoint(self.run_dir):
             return
         path = imagenet_weights_dir() / self.config.pretrained
         if not path.exists():
@@ -189,18 +185,17 @@ class DetTrainer(PhasedTrainer):
         anchors = np.array(self.config.anchors, np.float32)
         grids = [encode_targets(s[1], anchors, self.config.strides, self.size,
                                 xy_scale=self.config.xy_scale) for s in samples]
-        targets = [tf.constant(np.stack([g[k] for g in grids]))
-                   for k in range(len(self.config.strides))]
+        targets = [np.stack([g[k] for g in grids]) for k in range(len(self.config.strides))]
         gt = np.zeros((len(samples), MAX_BOXES, 4), np.float32)
         for b, (_, boxes, dontcare) in enumerate(samples):
             both = np.concatenate([boxes, dontcare])[:MAX_BOXES]
             gt[b, :len(both)] = both
-        return tf.constant(images), tuple(targets), tf.constant(gt)
+        return images, tuple(targets), gt
 
     def make_step(self):
         config = self.config
         return make_train_step(self.model, self.optimizer, lambda outputs, targets, gt:
-                               yolo_loss(outputs, list(targets), gt, config))
+                               yolo_loss(outputs, list(targets), gt, config), self.optimized)
 
     def evaluate(self) -> dict:
         """P/R/H on ic15 validation and synthetic validation, each at its best score threshold

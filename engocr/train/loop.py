@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engocr.errors import InputError
+from engocr.train.checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 
 if TYPE_CHECKING:
     import keras
@@ -68,22 +69,6 @@ def read_config(run_dir: Path, cls):
     """A run's `config.json` as the dataclass `cls` (JSON lists back to its tuples)."""
     data = json.loads((run_dir / "config.json").read_text())
     return cls(**{k: _tuples(v) for k, v in data.items()})
-
-
-def make_train_step(model, optimizer, loss_fn):
-    """One compiled training step, `step(x, *targets)`: forward, `loss_fn(outputs, *targets)`,
-    backward, update. A TensorFlow graph without XLA: the fastest on these CPUs."""
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def step(x, *targets):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(model(x, training=True), *targets)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return step
 
 
 def read_recipe(path: Path) -> list[Phase]:
@@ -223,22 +208,21 @@ class PhasedTrainer:
     primary_metric = ""
 
     def _init_state(self) -> None:
-        import tensorflow as tf
-
+        """Run state, metrics log, and the checkpoint where the run has one. The optimizer is
+        built on every weight that trains in some phase (`self.optimized`), before any phase
+        freezes layers."""
         self.state = RunState.load(self.run_dir / "state.json")
         self.average = None  # the running weight mean of an averaging phase
         self.log = MetricsLog(self.run_dir / "metrics.csv")
-        self.optimizer.build(self.model.trainable_variables)
-        self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
-        self.manager = tf.train.CheckpointManager(self.ckpt, self.run_dir / "ckpt", max_to_keep=1)
-        if self.manager.latest_checkpoint:
-            self.ckpt.restore(self.manager.latest_checkpoint).expect_partial()
+        self.optimized = list(self.model.trainable_variables)
+        self.optimizer.build(self.optimized)
+        load_checkpoint(self.run_dir, self.model, self.optimizer)
 
     def start_from(self, source_run: Path | None) -> None:
         """A new run (no step, no checkpoint) starts from another run's best weights where
         layers match (`load_source` builds that run's model); recorded in the run folder's
         `init.json` so the run says where it came from. A resumed run keeps its own weights."""
-        if source_run is None or self.state.step or self.manager.latest_checkpoint:
+        if source_run is None or self.state.step or has_checkpoint(self.run_dir):
             return
         copied = copy_matching_weights(self.model, self.load_source(source_run))
         if not copied:
@@ -247,13 +231,16 @@ class PhasedTrainer:
             {"from": str(source_run), "layers": copied}, indent=1))
 
     def save(self) -> None:
-        """Checkpoint (weights + optimizer), last float weights, the running weight mean and
-        the run state."""
-        self.manager.save(checkpoint_number=self.state.step)
-        self.model.save_weights(self.run_dir / "last.weights.h5")
+        """Checkpoint (weights + optimizer: its weights are the run's `last`), the running
+        weight mean of an averaging phase (removed after it: only a resumed phase reads it)
+        and the run state."""
+        save_checkpoint(self.run_dir, self.model, self.optimizer)
+        average = self.run_dir / "average.weights.h5"
         if self.state.averaged:
             with self._scoring_average():
-                self.model.save_weights(self.run_dir / "average.weights.h5")
+                self.model.save_weights(average)
+        else:
+            average.unlink(missing_ok=True)
         self.state.save(self.run_dir / "state.json")
 
     def _accumulate_average(self) -> None:

@@ -12,14 +12,15 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
 
 from engocr.charset import CHARSET  # noqa: E402
 from engocr.errors import InputError  # noqa: E402
 from engocr.models.crnn import CRNNConfig, build_crnn, set_lower_trainable  # noqa: E402
 from engocr.realtime.kernels import ctc_greedy_decode  # noqa: E402
 from engocr.train import rec_data  # noqa: E402
-from engocr.train.loop import Phase, PhasedTrainer, make_train_step, start_run  # noqa: E402
+from engocr.train.compiled import make_forward, make_train_step  # noqa: E402
+from engocr.train.loop import Phase, PhasedTrainer, start_run  # noqa: E402
 from engocr.train.losses import ctc_loss  # noqa: E402
 from engocr.train.metrics import recognition_scores  # noqa: E402
 from engocr.train.pool import SamplePool  # noqa: E402
@@ -38,24 +39,37 @@ INIT_RECIPE = [
     Phase("finetune_all", steps=3000, lr=2e-4, real_fraction=0.5, patience=6),
 ]
 REAL_TRAIN_SETS = ("iiit5k_train", "svt_train", "ic15_train", "ic03_train")
+VALIDATION_SET = "ic15_val"
 
 
-_GRAPHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def real_crop_sets(height: int, width: int, data: str | Path | None = None) -> dict:
+    """The real training sets and the validation set present in the data, as model inputs:
+    {name: ((n, height, width) uint8, texts)}."""
+    sets = {}
+    for name in (*REAL_TRAIN_SETS, VALIDATION_SET):
+        try:
+            sets[name] = rec_data.to_arrays(rec_data.load_crops(name, data), height, width)
+        except (FileNotFoundError, InputError):
+            continue
+    return sets
+
+
+_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def predict_logits(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Keras model logits for (n, h, w) uint8 inputs, in graph mode (eager calls are slow).
-    One graph per model, fed whole batches (the last one padded): a new graph per call or per
-    batch shape made TensorFlow warn about retracing on every evaluation."""
-    fn = _GRAPHS.get(model)
+    """Keras model logits for (n, h, w) uint8 inputs through one compiled forward pass per
+    model (eager calls are slow), fed whole batches (the last one padded): a new graph per
+    call or per batch shape made TensorFlow warn about retracing on every evaluation."""
+    fn = _FORWARDS.get(model)
     if fn is None:
-        fn = _GRAPHS[model] = tf.function(lambda x: model(x, training=False))
+        fn = _FORWARDS[model] = make_forward(model)
     batch, outs = min(batch, len(images)), []
     for i in range(0, len(images), batch):
         chunk = images[i:i + batch]
-        padded = np.zeros((batch, *chunk.shape[1:]), np.float32)
-        padded[:len(chunk)] = chunk
-        outs.append(fn(tf.constant(padded[..., None])).numpy()[:len(chunk)])
+        padded = np.zeros((batch, *chunk.shape[1:], 1), np.float32)
+        padded[:len(chunk), ..., 0] = chunk
+        outs.append(fn(padded)[:len(chunk)])
     return np.concatenate(outs)
 
 
@@ -73,8 +87,10 @@ class RecTrainer(PhasedTrainer):
     def __init__(self, run_dir: Path, config: CRNNConfig, recipe: list[Phase], batch: int = 32,
                  seed: int = 1, data: str | None = None, eval_every: int = 500,
                  workers: int = 1, init_from: Path | None = None, pool: int = 0,
-                 reuse: int = 4) -> None:
+                 reuse: int = 4, crops: Path | None = None) -> None:
         self.run_dir = run_dir
+        # crops: real crops prepared by `engocr train bundle` (a machine without the data)
+        self.crops = crops
         # pool > 0: synthetic crops come from a SamplePool of that many, each served up to
         # `reuse` times (augmented each time), so training does not wait on the renderer.
         self.pool_size, self.reuse = pool, reuse
@@ -84,7 +100,7 @@ class RecTrainer(PhasedTrainer):
         self.data = data
         self.workers = workers
         self.model = build_crnn(config)
-        self.optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3, clipnorm=5.0)
+        self.optimizer = keras.optimizers.Adam(learning_rate=1e-3, clipnorm=5.0)
         self._init_state()
         self.start_from(init_from)
         self.rng = np.random.default_rng([seed, self.state.step])
@@ -97,22 +113,17 @@ class RecTrainer(PhasedTrainer):
     def prepare(self) -> None:
         """Real crops in memory, validation sets, and the synthetic stream."""
         h, w, t = self.config.height, self.config.width, self.config.time_steps
+        sets = (rec_data.load_prepared(self.crops, h, w) if self.crops
+                else real_crop_sets(h, w, self.data))
         images, texts = [], []
-        for name in REAL_TRAIN_SETS:
-            try:
-                arr, labels = rec_data.to_arrays(rec_data.load_crops(name, self.data), h, w)
-            except (FileNotFoundError, InputError):  # real data absent: synthetic only
-                continue
+        for name in REAL_TRAIN_SETS:  # a set that is absent is left out: synthetic only
+            arr, labels = sets.get(name, (np.zeros((0, h, w), np.uint8), []))
             keep = [i for i, s in enumerate(labels) if rec_data.ctc_feasible(s, t)]
             images.append(arr[keep])
             texts.extend(labels[i] for i in keep)
-        self.real_images = np.concatenate(images) if images else np.zeros((0, h, w), np.uint8)
-        self.real_texts = texts
-        try:
-            self.val_images, self.val_texts = rec_data.to_arrays(
-                rec_data.load_crops("ic15_val", self.data), h, w)
-        except (FileNotFoundError, InputError):
-            self.val_images, self.val_texts = None, []
+        self.real_images, self.real_texts = np.concatenate(images), texts
+        self.val_images, self.val_texts = sets.get("ic15_val", (None, []))
+        if self.val_images is None:
             self.primary_metric = "synth_val_word_acc"
         from engocr.train.data.synth import SynthCrops
 
@@ -145,11 +156,10 @@ class RecTrainer(PhasedTrainer):
             images.append(rec_data.augment_real(self.real_images[i], self.rng))
             texts.append(self.real_texts[i])
         labels, lengths = rec_data.labels_to_dense(texts, self.config.time_steps)
-        return (tf.constant(np.stack(images)[..., None], tf.float32), tf.constant(labels),
-                tf.constant(lengths))
+        return np.stack(images)[..., None].astype(np.float32), labels, lengths
 
     def make_step(self):
-        return make_train_step(self.model, self.optimizer, ctc_loss)
+        return make_train_step(self.model, self.optimizer, ctc_loss, self.optimized)
 
     def evaluate(self) -> dict:
         scores = {}

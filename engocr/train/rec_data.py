@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from engocr.charset import encode, normalize_text
+from engocr.errors import InputError
 from engocr.geometry import rectify_quad
 from engocr.preprocess import crop_to_input
 from engocr.train.data.importers import ic15_scenes, load_crop_folder, load_scene_json
@@ -55,6 +56,32 @@ def to_arrays(samples: list[CropSample], height: int, width: int) -> tuple[np.nd
     """Crops to an (n, height, width) uint8 array of model inputs, plus their labels."""
     images = np.stack([crop_to_input(s.load(), height, width) for s in samples])
     return images, [s.text for s in samples]
+
+
+def save_prepared(path: Path, sets: dict[str, tuple[np.ndarray, list[str]]]) -> Path:
+    """Crop sets already made model inputs ({name: (images, texts)}), in one compressed file:
+    what a machine without the data trains on (`engocr train bundle`)."""
+    arrays = {}
+    for name, (images, texts) in sets.items():
+        arrays[f"{name}.images"], arrays[f"{name}.texts"] = images, np.array(texts, dtype=str)
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    return Path(path)
+
+
+def load_prepared(path: Path, height: int, width: int) -> dict[str, tuple[np.ndarray, list]]:
+    """The sets `save_prepared` wrote, checked to be of the model's input size."""
+    try:
+        with np.load(path) as saved:
+            sets = {key.rsplit(".", 1)[0]: (saved[key], saved[key[:-6] + "texts"].tolist())
+                    for key in saved.files if key.endswith(".images")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{path}: not a prepared crop file ({exc})") from None
+    for name, (images, _) in sets.items():
+        if images.shape[1:] != (height, width):
+            raise InputError(f"{path}: {name} crops are {images.shape[1:]}, the model reads "
+                             f"{(height, width)}")
+    return sets
 
 
 def labels_to_dense(texts: list[str], max_len: int) -> tuple[np.ndarray, np.ndarray]:

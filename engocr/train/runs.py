@@ -10,10 +10,18 @@ from pathlib import Path
 from engocr.export.cards import detector_card, recognizer_card
 from engocr.models.crnn import CRNNConfig, build_crnn
 from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
+from engocr.train.checkpoints import WEIGHTS, checkpoint_dir
 from engocr.train.keras_engine import KerasEngine
 from engocr.train.loop import read_config
 
 KERAS_QUANTIZATION = "float32 (Keras)"
+
+
+def weights_path(run_dir: Path, weights: str = "best") -> Path:
+    """A run's `best` weights (by validation), or its `last` (those of its checkpoint)."""
+    if weights == "last":
+        return checkpoint_dir(run_dir) / WEIGHTS
+    return Path(run_dir) / f"{weights}.weights.h5"
 
 
 def load_detector_model(run_dir: Path, weights: str = "best", free_size: bool = False):
@@ -21,7 +29,7 @@ def load_detector_model(run_dir: Path, weights: str = "best", free_size: bool = 
     height and width (the export's build, which the runtime sizes per frame)."""
     config = read_config(run_dir, DetectorConfig)
     model = build_detector(config, any_size=free_size)
-    model.load_weights(Path(run_dir) / f"{weights}.weights.h5")
+    model.load_weights(weights_path(run_dir, weights))
     return model, config
 
 
@@ -29,7 +37,7 @@ def load_recognizer_model(run_dir: Path, weights: str = "best"):
     """A run's recognizer with its float weights (`best` or `last`)."""
     config = read_config(run_dir, CRNNConfig)
     model = build_crnn(config)
-    model.load_weights(Path(run_dir) / f"{weights}.weights.h5")
+    model.load_weights(weights_path(run_dir, weights))
     return model, config
 
 

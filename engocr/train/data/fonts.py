@@ -14,6 +14,7 @@ from PIL import ImageFont
 from engocr.charset import CHARSET
 
 FONT_DIRS = [Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"]
+FONTS_ENV = "ENGOCR_FONTS"  # a folder to use instead (a GPU machine's bundle carries one)
 FONT_SUFFIXES = {".ttf", ".otf"}
 _PROBE = "AaBbGgQqRr0123456789?&@"  # letters and digits every usable font must draw distinctly
 # Fonts that map Latin code points to pictures pass the glyph check, so they are named here.
@@ -43,10 +44,15 @@ def _cache_path() -> Path:
     return base / "engocr" / "fonts.json"
 
 
+def font_dirs() -> list[Path]:
+    """Where fonts are looked for: `$ENGOCR_FONTS` if set, else the system's folders."""
+    return [Path(os.environ[FONTS_ENV])] if os.environ.get(FONTS_ENV) else FONT_DIRS
+
+
 @functools.lru_cache(maxsize=1)
 def find_fonts() -> tuple[Path, ...]:
     """Usable font files, sorted for determinism; the check is cached per font set."""
-    candidates = sorted(p for d in FONT_DIRS if d.is_dir() for p in d.rglob("*")
+    candidates = sorted(p for d in font_dirs() if d.is_dir() for p in d.rglob("*")
                         if p.suffix.lower() in FONT_SUFFIXES)
     key = [str(p) for p in candidates]
     cache = _cache_path()

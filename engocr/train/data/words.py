@@ -4,6 +4,7 @@ signs and labels, in the case styles of real scenes, all inside the charset."""
 from __future__ import annotations
 
 import functools
+import os
 import string
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 from engocr.charset import normalize_text
 
 WORD_LISTS = [Path("/usr/share/dict/american-english"), Path("/usr/share/dict/words")]
+WORDS_ENV = "ENGOCR_WORDS"  # a word list to use instead (a GPU machine's bundle carries one)
 # Used only when no system word list exists (tests on a bare machine still get real words).
 _FALLBACK = [
     "open",
@@ -79,10 +81,15 @@ _SIGN_WORDS = [
 ]
 
 
+def word_lists() -> list[Path]:
+    """Where the word list is looked for: `$ENGOCR_WORDS` if set, else the system's."""
+    return [Path(os.environ[WORDS_ENV])] if os.environ.get(WORDS_ENV) else WORD_LISTS
+
+
 @functools.lru_cache(maxsize=1)
 def vocabulary() -> tuple[str, ...]:
     """English words (no possessives, ASCII only), from the system word list when installed."""
-    for path in WORD_LISTS:
+    for path in word_lists():
         if path.exists():
             words = [w.strip() for w in path.read_text(encoding="utf-8", errors="ignore").split()]
             words = [w for w in words if w.isascii() and w.isalpha() and "'" not in w]
