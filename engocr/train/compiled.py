@@ -84,6 +84,8 @@ def _jax_train_step(model, optimizer, loss_fn, optimized: list):
     import jax
     import jax.numpy as jnp
 
+    if not optimizer.built:
+        optimizer.build(optimized)
     trainable, non_trainable = model.trainable_variables, model.non_trainable_variables
     position = {id(v): i for i, v in enumerate(optimized)}
     missing = [v.path for v in trainable if id(v) not in position]
