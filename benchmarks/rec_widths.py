@@ -15,10 +15,13 @@ import datetime
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, benchmarks/
+
+from benchmarks.training_steps import recognizer_step, samples_per_s  # noqa: E402
 
 # (name, body widths, sequence-head width); "1x" is the shipped body.
 CANDIDATES = (
@@ -46,24 +49,14 @@ def multiply_adds(model) -> int:
     return total
 
 
-def step_rate(model, time_steps: int, steps: int, batch: int = 32) -> float:
-    """Samples/s of the real training step on random crops and 6-character labels."""
-    import tensorflow as tf
-
-    from engocr.train.compiled import make_train_step
+def step_rate(model, steps: int) -> float:
+    """Samples/s of the real training step on random crops (batch 32), after warm-up."""
     from engocr.train.losses import ctc_loss
 
-    step = make_train_step(model, tf.keras.optimizers.Adam(1e-4), ctc_loss)
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.uniform(0, 255, (batch, 32, 128, 1)).astype(np.float32))
-    labels = tf.constant(rng.integers(1, 60, (batch, time_steps)).astype(np.int32))
-    lengths = tf.constant(np.full(batch, 6, np.int32))
+    step, batch = recognizer_step(ctc_loss, model)
     for _ in range(5):  # trace and warm up
-        step(x, labels, lengths)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step(x, labels, lengths)
-    return batch * steps / (time.perf_counter() - t0)
+        step()
+    return samples_per_s(step, batch, steps)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 path = write_model(convert(model, quant), Path(tmp) / f"{name}-{quant}.tflite")
                 row[f"ms_batch16_{quant}"] = round(measure_latency(
                     path, (16, config.height, config.width, 1), args.threads), 2)
-            row["train_samples_per_s"] = round(step_rate(model, config.time_steps, args.steps), 1)
+            row["train_samples_per_s"] = round(step_rate(model, args.steps), 1)
             rows.append(row)
             print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

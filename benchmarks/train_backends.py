@@ -18,44 +18,24 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests/, benchmarks/
+
+from benchmarks.training_steps import detector_step, recognizer_step, samples_per_s  # noqa: E402
 
 
-def recognizer_step():
-    import keras
-
-    from engocr.models.crnn import CRNNConfig, build_crnn
-    from engocr.train.compiled import make_train_step
-    from engocr.train.loop import read_config
+def shipped_recognizer_step():
+    from engocr.realtime.bench import SHIPPED_REC_RUN
     from engocr.train.losses import ctc_loss
-    from engocr.train.rec_data import labels_to_dense
+    from engocr.train.runs import load_recognizer_model
 
-    config = read_config(ROOT / "runs/rec/conv2x-32x128", CRNNConfig)
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 255, (32, config.height, config.width, 1)).astype(np.float32)
-    labels, lengths = labels_to_dense([f"word{i}" for i in range(32)], config.time_steps)
-    model = build_crnn(config)
-    step = make_train_step(model, keras.optimizers.Adam(1e-4), ctc_loss)
-    return lambda: step(x, labels, lengths), 32
+    return recognizer_step(ctc_loss, load_recognizer_model(ROOT / SHIPPED_REC_RUN)[0])
 
 
-def detector_step():
-    import keras
-
-    from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
-    from engocr.train.compiled import make_train_step
+def shipped_detector_step():
     from engocr.train.losses import yolo_loss
-    from tests.conftest import synthetic_detector_batch
 
-    config = DetectorConfig(backbone="mobilenet_v1", alpha=0.5, width=512, height=384,
-                            train_width=384, train_height=288)
-    x, targets, gt = synthetic_detector_batch(config, n=8, size=(384, 288))
-    x, targets, gt = np.asarray(x), tuple(np.asarray(t) for t in targets), np.asarray(gt)
-    step = make_train_step(build_detector(config, training=True), keras.optimizers.Adam(1e-4),
-                           lambda outputs, t, g: yolo_loss(outputs, list(t), g, config))
-    return lambda: step(x, targets, gt), 8
+    return detector_step(yolo_loss)
 
 
 def measure(steps: int) -> list[dict]:
@@ -65,18 +45,15 @@ def measure(steps: int) -> list[dict]:
     from engocr.train.keras_engine import keras_device
 
     rows = []
-    for name, build in (("recognizer", recognizer_step), ("detector", detector_step)):
+    for name, build in (("recognizer", shipped_recognizer_step),
+                        ("detector", shipped_detector_step)):
         step, batch = build()
         t0 = time.perf_counter()
         float(step())  # compile
         compile_s = time.perf_counter() - t0
         for _ in range(2):
             float(step())
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            loss = step()
-        float(loss)
-        rate = batch * steps / (time.perf_counter() - t0)
+        rate = samples_per_s(step, batch, steps)
         rows.append({"model": name, "backend": keras.backend.backend(),
                      "device": keras_device(), "samples_per_s": round(rate, 1),
                      "first_step_s": round(compile_s, 1)})
@@ -97,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for backend in args.backends:
         result = subprocess.run(
             [sys.executable, __file__, "--worker", "--steps", str(args.steps)], cwd=ROOT,
-            capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": backend,
-                                                 "PYTHONPATH": str(ROOT)})
+            capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": backend})
         if result.returncode != 0:
             print(f"{backend}: {result.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
             continue

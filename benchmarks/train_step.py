@@ -13,52 +13,19 @@ import argparse
 import datetime
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/reference_losses.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, benchmarks/
+
+from benchmarks.training_steps import detector_step, recognizer_step, samples_per_s  # noqa: E402
 
 
-def detector_step(loss_fn):
-    """The detector's training step with `loss_fn` on fixed synthetic-scene targets, as
-    (step(), batch)."""
-    import tensorflow as tf
-
-    from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
-    from engocr.train.compiled import make_train_step
-    from tests.conftest import synthetic_detector_batch
-
-    config = DetectorConfig(backbone="mobilenet_v1", alpha=0.5, width=512, height=384,
-                            train_width=384, train_height=288)
-    x, targets, gt = synthetic_detector_batch(config, n=8, size=(384, 288))
-    step = make_train_step(build_detector(config, training=True),
-                           tf.keras.optimizers.Adam(1e-4),
-                           lambda outputs, t, g: loss_fn(outputs, list(t), g, config))
-    return lambda: step(x, tuple(targets), gt), 8
-
-
-def recognizer_step(loss_fn):
-    """The recognizer's training step with `loss_fn` on random crops, as (step(), batch)."""
-    import tensorflow as tf
-
+def shipped_1x_recognizer_step(loss_fn):
     from engocr.models.crnn import CRNNConfig, build_crnn
-    from engocr.train.compiled import make_train_step
-    from engocr.train.rec_data import labels_to_dense
 
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.uniform(0, 255, (32, 32, 128, 1)).astype(np.float32))
-    labels, lengths = labels_to_dense([f"word{i}" for i in range(32)], 32)
-    step = make_train_step(build_crnn(CRNNConfig()), tf.keras.optimizers.Adam(1e-4), loss_fn)
-    return lambda: step(x, tf.constant(labels), tf.constant(lengths)), 32
-
-
-def samples_per_s(step, batch: int, steps: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return batch * steps / (time.perf_counter() - t0)
+    return recognizer_step(loss_fn, build_crnn(CRNNConfig()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, build, new, old in (
             ("detector", detector_step, losses.yolo_loss, reference_losses.yolo_loss),
-            ("recognizer", recognizer_step, losses.ctc_loss, reference_losses.ctc_loss)):
+            ("recognizer", shipped_1x_recognizer_step, losses.ctc_loss,
+             reference_losses.ctc_loss)):
         versions = {"keras.ops": build(new), "tensorflow": build(old)}
         for step, _ in versions.values():
             for _ in range(3):  # trace and warm up

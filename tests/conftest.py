@@ -48,9 +48,7 @@ def write_crop_set(folder: Path, words: list[str]) -> Path:
 
 def synthetic_detector_batch(config, n: int = 2, size=(128, 96)):
     """Input windows, per-scale targets and true boxes (zero-padded to 100) of `n` synthetic
-    scenes, as the detector trainer feeds its step."""
-    import tensorflow as tf
-
+    scenes, as the detector trainer feeds its step (numpy, any Keras backend)."""
     from engocr.train.data.backgrounds import PhotoBank
     from engocr.train.data.synth import SynthScenes
     from engocr.train.det_data import scene_to_input
@@ -61,12 +59,11 @@ def synthetic_detector_batch(config, n: int = 2, size=(128, 96)):
     anchors = np.array(config.anchors, np.float32)
     grids = [encode_targets(s[1], anchors, config.strides, size, xy_scale=config.xy_scale)
              for s in samples]
-    targets = [tf.constant(np.stack([g[k] for g in grids])) for k in range(len(anchors))]
+    targets = [np.stack([g[k] for g in grids]) for k in range(len(anchors))]
     gt = np.zeros((n, 100, 4), np.float32)
     for b, s in enumerate(samples):
         gt[b, :len(s[1])] = s[1][:100]
-    x = tf.constant(np.stack([s[0] for s in samples]).astype(np.float32))
-    return x, targets, tf.constant(gt)
+    return np.stack([s[0] for s in samples]).astype(np.float32), targets, gt
 
 
 @pytest.fixture(scope="session")

@@ -221,13 +221,13 @@ def _bundle(args: argparse.Namespace) -> int:
     sizes = make_bundle(args.out, args.run, args.data, args.font_mb, not args.no_wheels)
     tree = working_tree_bytes()
     report = {"bundle": str(args.out), "mib": {k: round(v / 2 ** 20, 1) for k, v in sizes.items()}}
-    if tree is not None:
-        carried = tree + sum(sizes.values())
+    carried = None if tree is None else tree + sum(sizes.values())
+    if carried is not None:
         report.update(working_tree_mib=round(tree / 2 ** 20, 1),
                       carried_mib=round(carried / 2 ** 20, 1),
                       fits_device=carried <= DEVICE_BYTES)
     print(json.dumps(report))
-    if tree is not None and carried > DEVICE_BYTES:
+    if carried is not None and carried > DEVICE_BYTES:
         print(f"warning: working tree and bundle are {carried / 2 ** 20:.1f} MiB, over the "
               f"device's {DEVICE_BYTES // 2 ** 20} MiB: lower --font-mb or slim the tree",
               file=sys.stderr)

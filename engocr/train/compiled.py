@@ -25,8 +25,12 @@ def training_backend() -> str:
 
 def make_forward(model, training: bool = False) -> Callable[[np.ndarray], np.ndarray]:
     """`forward(x) -> numpy outputs`. With `training=True` the batch statistics are used and
-    the moving statistics of batch normalization move, as in a training step."""
-    if training_backend() == "tensorflow":
+    the moving statistics of batch normalization move, as in a training step. Inference also
+    runs on the backends the trainers do not (Keras's own `predict_on_batch`)."""
+    backend = training_backend() if training else keras.backend.backend()
+    if backend not in TRAINING_BACKENDS:
+        return lambda x: _numpy(model.predict_on_batch(np.asarray(x, np.float32)))
+    if backend == "tensorflow":
         import tensorflow as tf
 
         fn = tf.function(lambda x: model(x, training=training), reduce_retracing=True)

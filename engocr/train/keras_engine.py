@@ -38,20 +38,14 @@ class KerasEngine:
     build) is `free_size`; its shapes are those of the last `resize_input` (or of each input)."""
 
     def __init__(self, model, path: str | Path = "keras model") -> None:
-        import keras
+        from engocr.train.compiled import make_forward
 
         self.model, self.path = model, Path(path)
         self.outputs = list(range(len(model.outputs)))
         shape = tuple(model.input_shape)
         self.free_size = len(shape) == 4 and shape[1] is None and shape[2] is None
         self._input_shape = (1, *shape[1:])
-        if keras.backend.backend() == "tensorflow":  # a graph: eager calls are several x slower
-            import tensorflow as tf
-
-            fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-            self._call = lambda x: fn(tf.constant(x, tf.float32))
-        else:
-            self._call = model.predict_on_batch
+        self._call = make_forward(model)  # compiled: eager calls are several x slower
 
     @property
     def input_shape(self) -> tuple[int, ...]:
