@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
               "ic15_val": {k: round(v, 4) for k, v in e2e.items()},
               "score_threshold": reader.detector.score_threshold,
               "min_conf": reader.min_conf,
+              "lexicon_margin": reader.recognizer.card.lexicon_margin,
               "e2e_by_min_conf": by_conf,
               "pr_curve": {str(t): {k: round(v, 4) for k, v in c.items()}
                            for t, c in curve.items()},
@@ -110,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{m['read']:.3f} of {m['found']}; misread but read from the word's own box: "
               f"{m['misread_truth_box_reads']:.3f} of {m['misread']}")
     for name, s in rec.items():
+        alone = (f"  (model alone: {s['model_word_acc']:.3f}, exact {s['model_exact_acc']:.3f})"
+                 if "model_word_acc" in s else "")
         print(f"{name:12s} word accuracy {s['word_acc']:.3f}  exact {s['exact_acc']:.3f}  "
-              f"CER {s['cer']:.3f}  (n={s['n']})")
+              f"CER {s['cer']:.3f}  (n={s['n']}){alone}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     return 0

@@ -38,6 +38,13 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-conf", type=FRACTION, default=None,
                    help="drop readings whose confidence (0-1) is below this (default: the "
                         "recognizer card's; 0 keeps every reading)")
+    lexicon = g.add_mutually_exclusive_group()
+    lexicon.add_argument("--no-lexicon", action="store_true",
+                         help="report readings as the model makes them, without correcting "
+                              "non-words from the English word list")
+    lexicon.add_argument("--words", type=Path, action="append", default=[], metavar="FILE",
+                         help="more words for the word list, one a line (names, brands, "
+                              "jargon); repeatable")
 
 
 def _track_args(p: argparse.ArgumentParser) -> None:
@@ -134,7 +141,8 @@ def make_reader(args):
     from engocr.realtime.reader import Reader
 
     return Reader(args.det_model, args.rec_model, threads=args.threads,
-                  score_threshold=args.score, min_conf=args.min_conf, det_size=args.det_size)
+                  score_threshold=args.score, min_conf=args.min_conf, det_size=args.det_size,
+                  lexicon=not args.no_lexicon, words=tuple(args.words))
 
 
 def _tracked(args) -> bool:
@@ -294,7 +302,7 @@ def cmd_bench(args) -> int:
         source=args.source, size=args.size, frames=args.frames, warmup=args.warmup,
         threads=args.threads, det_model=args.det_model, rec_model=args.rec_model,
         score=args.score, det_size=args.det_size, backend=args.backend, det_run=args.det_run,
-        rec_run=args.rec_run)
+        rec_run=args.rec_run, lexicon=not args.no_lexicon, words=tuple(args.words))
     figures = run_bench(settings)
     print(json.dumps(figures, indent=1) if args.json else format_table(figures))
     return 0

@@ -308,3 +308,18 @@ def test_train_commands_start_and_stop_on_time(what, tmp_path, capsys):
                  "--batch", "2", "--minutes", "0.001", *extra])
     assert code == 0 and (run / "state.json").exists() and (run / "ckpt").is_dir()
     assert "step" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_word_list_options_fail_in_one_line(models, tmp_path, capsys):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), np.full((60, 80, 3), 255, np.uint8))
+    terms = tmp_path / "terms.txt"
+    terms.write_text("engocr\n")
+    # the shipped recognizer corrects from its word list: a list that is not there is an error
+    _one_error_line(capsys, main(["image", str(image), "--words", str(tmp_path / "none.txt")]),
+                    2, "none.txt: cannot read word list")
+    # a model whose card chose no margin cannot use more words: said, not ignored
+    _one_error_line(capsys, main(["image", str(image), "--words", str(terms), *models]), 2,
+                    "no lexicon margin")
+    assert main(["image", str(image), "--words", str(terms), "--json"]) == 0
+    assert main(["image", str(image), "--no-lexicon", "--json"]) == 0

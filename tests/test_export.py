@@ -171,7 +171,9 @@ def test_upsampling_of_every_backend_gives_the_exported_values():
 def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_path, capsys):
     """`engocr export rec` on a tiny run and a fixture data folder: the shipped card carries
     the `min_conf` chosen on the training images (nothing is found on blank photos, so every
-    threshold ties and the lowest, 0, is kept) and the table it was chosen from."""
+    threshold ties and the lowest, 0, is kept) and the table it was chosen from; likewise the
+    lexicon margin chosen on the validation crops (an untrained model reads nothing a word list
+    can mend, so the margins tie and 0, no correction, is kept)."""
     import json
 
     import cv2
@@ -179,6 +181,7 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     from engocr.cli import main
     from engocr.models.crnn import CRNNConfig, build_crnn
     from engocr.realtime.card import ModelCard
+    from engocr.train.lexicon_margin import MARGIN_GRID
     from engocr.train.min_conf import CONF_GRID
 
     run = tmp_path / "run"
@@ -205,3 +208,5 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     card = ModelCard.load(out.with_suffix(".json"))
     assert card.min_conf == 0.0
     assert [r["min_conf"] for r in card.metrics["min_conf_train"]] == list(CONF_GRID)
+    assert card.lexicon_margin == 0.0
+    assert [r["margin"] for r in card.metrics["lexicon_margin_val"]] == list(MARGIN_GRID)

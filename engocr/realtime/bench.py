@@ -17,7 +17,7 @@ from engocr.realtime.overlay import draw_result
 from engocr.realtime.timing import StageTimes
 
 STAGES = ["capture", "det_pre", "detect", "nms", "crop", "rec_pre", "recognize", "ctc",
-          "overlay"]
+          "lexicon", "overlay"]
 
 
 def load_frames(spec: str, size: tuple[int, int], count: int) -> list[np.ndarray]:
@@ -70,6 +70,8 @@ class BenchSettings:
     backend: str = "tflite"
     det_run: Path | None = None  # None: SHIPPED_DET_RUN
     rec_run: Path | None = None  # None: SHIPPED_REC_RUN
+    lexicon: bool = True  # correct non-word readings (when the recognizer's card says how)
+    words: tuple[Path, ...] = ()  # more words for the word list
 
 
 def compute_device(backend: str) -> str:
@@ -93,7 +95,8 @@ def run_bench(args: BenchSettings) -> dict:
                               args.score)
     else:
         reader = Reader(args.det_model, args.rec_model, threads=threads,
-                        score_threshold=args.score, det_size=args.det_size)
+                        score_threshold=args.score, det_size=args.det_size, lexicon=args.lexicon,
+                        words=args.words)
     startup = time.perf_counter() - t0
     frames = load_frames(args.source, args.size, args.frames + args.warmup)
     times = StageTimes()

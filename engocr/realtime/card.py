@@ -45,6 +45,10 @@ class ModelCard:
     # Readings less sure than this are not reported by default: chosen by the export on
     # training images, with the detector shipped then, for the best end-to-end F.
     min_conf: float = 0.0
+    # Dictionary correction (realtime/lexicon.py): a non-word reading is replaced by the word
+    # list's best candidate when that is at most this many nats less likely under CTC; chosen
+    # by the export on validation crops. 0: this model reads without the word list.
+    lexicon_margin: float = 0.0
     # provenance
     architecture: str = ""
     training_data: str = ""

@@ -1,6 +1,7 @@
-"""numba kernels for the two hot post-processing steps: CTC greedy decoding and YOLO output
-decoding + non-maximum suppression. Each has a plain numpy reference that the tests compare it
-with; `warm_up()` compiles (or loads from the on-disk cache) before the first frame."""
+"""numba kernels for the hot post-processing steps: CTC greedy decoding, the lexicon's
+candidate search and CTC scoring, and YOLO output decoding + non-maximum suppression. Each is
+compared in the tests with a plain reference (numpy, or brute force for the lexicon's);
+`warm_up()` compiles (or loads from the on-disk cache) before the first frame."""
 
 from __future__ import annotations
 
@@ -93,6 +94,126 @@ def ctc_greedy_reference(logits: np.ndarray, charset: str, blank: int = 0
         texts.append("".join(charset[i - 1] for i in row[keep]))
         confs.append(p[np.arange(len(row)), row][keep].mean() if keep.any() else 0.0)
     return texts, np.asarray(confs, np.float32)
+
+
+# ------------------------------------------------------------- lexicon: candidates and scores
+
+
+@njit(cache=True, nogil=True)
+def build_trie(words: np.ndarray, lengths: np.ndarray):
+    """A prefix tree of lexicographically sorted words (padded uint8 codes), flattened in
+    depth-first order: each node's character, depth, the index just past its subtree, and the
+    word that ends there (-1 if none). A word shares the nodes of its common prefix with the
+    word before it, so one pass builds the tree."""
+    total = 0
+    for k in range(len(lengths)):
+        total += lengths[k]
+    chars = np.zeros(total, np.uint8)
+    depth = np.zeros(total, np.int32)
+    word = np.full(total, -1, np.int32)
+    n = 0
+    for k in range(len(lengths)):
+        shared = 0
+        if k > 0:
+            while (shared < lengths[k] and shared < lengths[k - 1]
+                   and words[k, shared] == words[k - 1, shared]):
+                shared += 1
+        if shared == lengths[k]:  # a repeat of the word before
+            continue
+        for j in range(shared, lengths[k]):
+            chars[n] = words[k, j]
+            depth[n] = j + 1
+            n += 1
+        word[n - 1] = k
+    end = np.full(n, n, np.int32)
+    open_nodes = np.empty(words.shape[1] + 1, np.int64)  # the path from the root to node i
+    for i in range(n):
+        d = depth[i]
+        if i > 0 and depth[i - 1] >= d:  # closes every open node at depth >= d
+            for j in range(d, depth[i - 1] + 1):
+                end[open_nodes[j]] = i
+        open_nodes[d] = i
+    return chars[:n].copy(), depth[:n].copy(), end, word[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def trie_within(query: np.ndarray, chars: np.ndarray, depth: np.ndarray, end: np.ndarray,
+                word: np.ndarray, max_edits: int):
+    """Words of a `build_trie` tree within `max_edits` Levenshtein edits of `query`: their
+    indices and distances. One edit-distance row per node on the path, and a subtree is
+    skipped as soon as its row has no cell within reach, so only a few thousand of a large
+    word list's nodes are visited."""
+    m = len(query)
+    rows = np.empty((int(depth.max()) + 1 if len(depth) else 1, m + 1), np.int32)
+    for j in range(m + 1):
+        rows[0, j] = j
+    found = np.empty(len(word), np.int32)
+    dist = np.empty(len(word), np.int32)
+    count = 0
+    i = 0
+    while i < len(chars):
+        d = depth[i]
+        rows[d, 0] = d
+        row_min = d
+        for j in range(1, m + 1):
+            best = rows[d - 1, j - 1] + (query[j - 1] != chars[i])
+            if rows[d - 1, j] + 1 < best:
+                best = rows[d - 1, j] + 1
+            if rows[d, j - 1] + 1 < best:
+                best = rows[d, j - 1] + 1
+            rows[d, j] = best
+            if best < row_min:
+                row_min = best
+        if word[i] >= 0 and rows[d, m] <= max_edits:
+            found[count] = word[i]
+            dist[count] = rows[d, m]
+            count += 1
+        i = i + 1 if row_min <= max_edits else end[i]
+    return found[:count].copy(), dist[:count].copy()
+
+
+@njit(cache=True, nogil=True)
+def ctc_log_likelihood(log_probs: np.ndarray, labels: np.ndarray, blank: int) -> float:
+    """log P(labels | frames) under CTC: the forward algorithm over (time, classes) log
+    probabilities, summed over every alignment (the quantity CTC training maximises)."""
+    steps = log_probs.shape[0]
+    size = 2 * len(labels) + 1
+    ext = np.full(size, blank, np.int64)
+    for i in range(len(labels)):
+        ext[2 * i + 1] = labels[i]
+    alpha = np.full(size, -np.inf)
+    nxt = np.empty(size)
+    alpha[0] = log_probs[0, blank]
+    if size > 1:
+        alpha[1] = log_probs[0, ext[1]]
+    for t in range(1, steps):
+        for s in range(size):
+            total = alpha[s]
+            if s >= 1:
+                total = np.logaddexp(total, alpha[s - 1])
+            if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                total = np.logaddexp(total, alpha[s - 2])
+            nxt[s] = total + log_probs[t, ext[s]]
+        alpha[:] = nxt
+    return np.logaddexp(alpha[size - 1], alpha[size - 2]) if size > 1 else alpha[0]
+
+
+@njit(cache=True, nogil=True)
+def ctc_candidate_scores(log_probs: np.ndarray, prefix: np.ndarray, words: np.ndarray,
+                         lengths: np.ndarray, candidates: np.ndarray, suffix: np.ndarray,
+                         classes_of: np.ndarray, blank: int) -> np.ndarray:
+    """CTC log likelihood of prefix + word + suffix for each candidate row of `words` (ASCII
+    codes mapped to classes through `classes_of`); prefix and suffix are class indices."""
+    scores = np.empty(len(candidates), np.float64)
+    for c in range(len(candidates)):
+        k = candidates[c]
+        labels = np.empty(len(prefix) + lengths[k] + len(suffix), np.int64)
+        labels[:len(prefix)] = prefix
+        for j in range(lengths[k]):
+            labels[len(prefix) + j] = classes_of[words[k, j]]
+        labels[len(prefix) + lengths[k]:] = suffix
+        scores[c] = ctc_log_likelihood(log_probs, labels, blank)
+    return scores
 
 
 # --------------------------------------------------------------------- YOLO decoding and NMS
@@ -271,4 +392,8 @@ def warm_up() -> float:
     raw = np.zeros((2, 2, 1, 5), np.float32)
     raw[..., 4] = 5
     yolo_postprocess([raw], np.ones((1, 1, 2), np.float32), [8.0], 0.5)
+    words, lengths = np.array([[97, 98]], np.uint8), np.array([2], np.int32)
+    found, _ = trie_within(np.array([97], np.uint8), *build_trie(words, lengths), 2)
+    ctc_candidate_scores(np.zeros((4, 3)), np.zeros(0, np.int64), words, lengths, found,
+                         np.zeros(0, np.int64), np.ones(256, np.int64), 0)
     return time.perf_counter() - start

@@ -13,7 +13,7 @@ from engocr.imageio_utils import read_image, to_bgr8
 from engocr.realtime.card import ModelCard, card_path
 from engocr.realtime.detector import TextDetector
 from engocr.realtime.engine import TFLiteEngine
-from engocr.realtime.recognizer import TextRecognizer
+from engocr.realtime.recognizer import TextRecognizer, card_lexicon
 from engocr.realtime.results import FrameResult, Word
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -54,12 +54,16 @@ class Reader:
 
     def __init__(self, det_model: str | Path | None = None, rec_model: str | Path | None = None,
                  threads: int | None = None, score_threshold: float | None = None,
-                 min_conf: float | None = None, max_batch: int = 16, det_size: int | None = None
-                 ) -> None:
+                 min_conf: float | None = None, max_batch: int = 16, det_size: int | None = None,
+                 lexicon: bool = True, words: tuple[str | Path, ...] = ()) -> None:
+        """`lexicon`: correct non-word readings from the shipped English word list (when the
+        recognizer's card chose a margin); `words`: files of more words for it (one a line)."""
         det_engine, det_card = load_model(det_model or DEFAULT_DETECTOR, threads)
         rec_engine, rec_card = load_model(rec_model or DEFAULT_RECOGNIZER, threads)
         self._attach(TextDetector(det_engine, det_card, score_threshold, det_size),
-                     TextRecognizer(rec_engine, rec_card, max_batch=max_batch), min_conf)
+                     TextRecognizer(rec_engine, rec_card, max_batch=max_batch,
+                                    lexicon=card_lexicon(rec_card, lexicon, tuple(words))),
+                     min_conf)
 
     @classmethod
     def from_parts(cls, detector: TextDetector, recognizer: TextRecognizer,

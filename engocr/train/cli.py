@@ -103,8 +103,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     add_export_parser(sub)
 
-    data = sub.add_parser("data", help="look at the training data")
+    data = sub.add_parser("data", help="look at the training data; write the word list")
     dsub = data.add_subparsers(dest="what", required=True)
+    words = dsub.add_parser("words", help="write the shipped word list (for the lexicon) from "
+                            "the system's English word list")
+    words.add_argument("--out", type=Path, default=None,
+                       help="default: the package's assets/words.txt.gz")
+    words.set_defaults(func=_words)
     prev = dsub.add_parser("preview", help="write contact sheets of synthetic samples")
     prev.add_argument("--out", type=Path, default=Path("docs/images"),
                       help="folder the contact sheets are written to")
@@ -173,6 +178,19 @@ def _export(args: argparse.Namespace) -> int:
         out = args.out or DEFAULT_DETECTOR
         export_detector(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
                         weights=args.weights, prefer=args.prefer, rec_model=args.rec_model)
+    return 0
+
+
+def _words(args: argparse.Namespace) -> int:
+    from engocr.realtime.lexicon import DEFAULT_WORDS
+    from engocr.train.data.words import write_lexicon
+
+    out = args.out or DEFAULT_WORDS
+    try:
+        count = write_lexicon(out)
+    except FileNotFoundError as exc:
+        raise InputError(str(exc)) from None
+    print(f"wrote {count} words to {out}")
     return 0
 
 
@@ -275,8 +293,10 @@ def _eval_rec(args: argparse.Namespace) -> int:
     if not results:
         raise InputError(_no_data(args.data, " or ".join(args.sets)))
     for name, scores in results.items():
+        alone = (f"  model_word_acc {scores['model_word_acc']:.4f}  model_exact_acc "
+                 f"{scores['model_exact_acc']:.4f}" if "model_word_acc" in scores else "")
         print(f"{name:12s} word_acc {scores['word_acc']:.4f}  exact_acc {scores['exact_acc']:.4f}"
-              f"  cer {scores['cer']:.4f}  n {scores['n']}")
+              f"  cer {scores['cer']:.4f}  n {scores['n']}{alone}")
     return 0
 
 

@@ -17,26 +17,35 @@ from engocr.train.metrics import detection_sweep, recognition_scores
 
 
 def tflite_recognizer(path: Path, threads: int | None = None):
+    """A TFLite recognizer as the Reader builds it: with the word list where its card has a
+    lexicon margin."""
     from engocr.realtime.reader import load_model
-    from engocr.realtime.recognizer import TextRecognizer
+    from engocr.realtime.recognizer import TextRecognizer, card_lexicon
 
     engine, card = load_model(path, threads)
-    return TextRecognizer(engine, card, max_batch=64)
+    return TextRecognizer(engine, card, max_batch=64, lexicon=card_lexicon(card))
 
 
-def read_crops_tflite(recognizer, images: np.ndarray) -> list[str]:
-    """Texts of prepared (n, h, w) uint8 crops through a TFLite recognizer."""
-    texts: list[str] = []
-    for i in range(0, len(images), 64):
-        chunk = images[i:i + 64]
-        logits = recognizer.engine.run(chunk[..., None].astype(np.float32))[0]
-        texts.extend(ctc_greedy_decode(logits, recognizer.card.charset)[0])
+def crop_logits(recognizer, images: np.ndarray) -> np.ndarray:
+    """(n, time, classes) outputs of a TFLite recognizer for prepared (n, h, w) uint8 crops."""
+    return np.concatenate([recognizer.engine.run(images[i:i + 64][..., None].astype(np.float32))[0]
+                           for i in range(0, len(images), 64)])
+
+
+def read_crops_tflite(recognizer, images: np.ndarray, lexicon: bool = True) -> list[str]:
+    """Texts of prepared (n, h, w) uint8 crops through a TFLite recognizer, corrected by its
+    word list if it has one and `lexicon` is on."""
+    logits = crop_logits(recognizer, images)
+    texts = ctc_greedy_decode(logits, recognizer.card.charset, recognizer.card.blank_index)[0]
+    if lexicon and recognizer.lexicon is not None:
+        texts = recognizer.lexicon.correct(texts, logits)
     return texts
 
 
 def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | None = None,
                         data: Path | None = None, limit: int | None = None) -> dict:
-    """Word accuracy (protocol), exact accuracy and CER per crop set."""
+    """Word accuracy (protocol), exact accuracy and CER per crop set. A TFLite recognizer with
+    a word list also reports what the model reads without it (`model_word_acc`, ...)."""
     if run is not None:
         from engocr.train.rec import predict_logits
         from engocr.train.runs import load_recognizer_model
@@ -46,6 +55,7 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
 
         def predict(images):
             return ctc_greedy_decode(predict_logits(keras_model, images), CHARSET)[0]
+        recognizer = None
     else:
         from engocr.realtime.reader import DEFAULT_RECOGNIZER
 
@@ -63,6 +73,9 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
         samples = samples[:limit] if limit else samples
         images, texts = rec_data.to_arrays(samples, height, width)
         scores = recognition_scores(predict(images), texts)
+        if recognizer is not None and recognizer.lexicon is not None:
+            raw = recognition_scores(read_crops_tflite(recognizer, images, lexicon=False), texts)
+            scores.update({f"model_{k}": v for k, v in raw.items()})
         scores["n"] = len(texts)
         results[name] = scores
     return results

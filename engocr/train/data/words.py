@@ -13,6 +13,7 @@ import numpy as np
 from engocr.charset import normalize_text
 
 WORD_LISTS = [Path("/usr/share/dict/american-english"), Path("/usr/share/dict/words")]
+WORD_LIST_NOTICE = Path("/usr/share/doc/wamerican/copyright")
 WORDS_ENV = "ENGOCR_WORDS"  # a word list to use instead (a GPU machine's bundle carries one)
 # Used only when no system word list exists (tests on a bare machine still get real words).
 _FALLBACK = [
@@ -84,6 +85,23 @@ _SIGN_WORDS = [
 def word_lists() -> list[Path]:
     """Where the word list is looked for: `$ENGOCR_WORDS` if set, else the system's."""
     return [Path(os.environ[WORDS_ENV])] if os.environ.get(WORDS_ENV) else WORD_LISTS
+
+
+def write_lexicon(out: Path) -> int:
+    """The runtime's word list (engocr/assets/words.txt.gz, see realtime/lexicon.py): the
+    system's English word list (SCOWL, Debian's wamerican), lowercased, letters only, sorted,
+    gzipped without a timestamp so that the same list gives the same bytes; its copyright
+    notice, which must go with every copy, beside it (`words.LICENSE`). Returns its size."""
+    import gzip
+
+    if not any(path.exists() for path in word_lists()) or not WORD_LIST_NOTICE.exists():
+        raise FileNotFoundError("no system word list (scripts/setup_train.sh installs one)")
+    words = sorted({w.lower() for w in vocabulary() if w.isalpha()})
+    out.write_bytes(gzip.compress(("\n".join(words) + "\n").encode("ascii"), 9, mtime=0))
+    out.with_name("words.LICENSE").write_text(
+        f"{out.name}: the words of SCOWL as Debian's wamerican package ships them, lowercased "
+        f"(engocr data words). Its copyright notice follows.\n\n" + WORD_LIST_NOTICE.read_text())
+    return len(words)
 
 
 @functools.lru_cache(maxsize=1)
