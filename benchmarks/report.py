@@ -129,7 +129,10 @@ def peers_section(data: dict) -> str:
              "| system | boxes | det H | e2e F | IIIT5K | SVT | ms/frame | FPS | "
              "engocr speed-up |", "|---|---|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
-        lines.append(f"| {r['system']} | {r['boxes']} | {r['det_h']:.3f} | {r['e2e_f']:.3f} | "
+        when = r.get("measured", data["date"])
+        system = r["system"] + (f" (measured {when}, not installed since)"
+                                if when != data["date"] else "")
+        lines.append(f"| {system} | {r['boxes']} | {r['det_h']:.3f} | {r['e2e_f']:.3f} | "
                      f"{100 * r['word_acc_iiit5k_test']:.1f}% | "
                      f"{100 * r['word_acc_svt_test']:.1f}% | {r['ms_per_frame']:.1f} | "
                      f"{r['fps']:.2f} | {r['engocr_speedup']:.1f}x |")

@@ -84,22 +84,24 @@ def test_scene_words_have_contrast():
         assert patch.size and patch.std() > 5, word.text
 
 
-def test_real_crop_augmentation_keeps_the_word_in_frame():
-    """Real crops are jittered like a detector's boxes would be, never cut to blank."""
+@pytest.mark.parametrize("strong", [False, True])
+def test_real_crop_augmentation_keeps_the_word_in_frame(strong):
+    """Real crops are jittered like a detector's boxes would be (and, strong, tilted, bent,
+    blurred and compressed), never cut to blank."""
     from engocr.train.rec_data import augment_real
 
     crop = np.full((32, 128), 230, np.uint8)
     crop[8:24, 10:110] = 20  # a dark word-sized block
     rng = np.random.default_rng(0)
-    for _ in range(50):
-        out = augment_real(crop, rng)
+    for _ in range(100):
+        out = augment_real(crop, rng, strong)
         assert out.shape == crop.shape and out.dtype == np.uint8
         dark = out < out.mean()
         if out[0, 0] < 128:  # inverted
             dark = ~dark
         assert dark[:, 5:115].sum() > 0.8 * dark.sum() > 0
-    again = augment_real(crop, np.random.default_rng(1))
-    np.testing.assert_array_equal(again, augment_real(crop, np.random.default_rng(1)))
+    again = augment_real(crop, np.random.default_rng(1), strong)
+    np.testing.assert_array_equal(again, augment_real(crop, np.random.default_rng(1), strong))
 
 
 def test_bent_words_keep_their_ink_inside_their_boxes():

@@ -35,6 +35,13 @@ class Phase:
     # > 0: a running mean of the weights, taken every this many steps, is what the phase's
     # evaluations score and what its best weights are (stochastic weight averaging).
     average_every: int = 0
+    # Augmentation of the real crops (recognizer): "light", or "strong" (rec_data.augment_real).
+    real_augment: str = "light"
+
+    def __post_init__(self) -> None:
+        if self.real_augment not in ("light", "strong"):
+            raise ValueError(f"phase {self.name}: real_augment must be light or strong, not "
+                             f"{self.real_augment!r}")
 
 
 @dataclass

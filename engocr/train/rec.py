@@ -153,7 +153,8 @@ class RecTrainer(PhasedTrainer):
                 texts.append(text)
                 self.state.synth_index += 1
         for i in self.rng.integers(0, len(self.real_texts), n_real):
-            images.append(rec_data.augment_real(self.real_images[i], self.rng))
+            images.append(rec_data.augment_real(self.real_images[i], self.rng,
+                                                strong=phase.real_augment == "strong"))
             texts.append(self.real_texts[i])
         labels, lengths = rec_data.labels_to_dense(texts, self.config.time_steps)
         return np.stack(images)[..., None].astype(np.float32), labels, lengths
