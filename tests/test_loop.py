@@ -2,6 +2,8 @@
 
 import csv
 
+import pytest
+
 from engocr.train.loop import MetricsLog, Phase, phase_lr
 
 
@@ -20,3 +22,9 @@ def test_phase_lr_warms_up_then_decays_to_a_tenth():
     phase = Phase("p", steps=1000, lr=1e-3)
     assert phase_lr(phase, 0) < phase_lr(phase, 100) < phase_lr(phase, 199) <= 1e-3
     assert abs(phase_lr(phase, 1000) - 1e-4) < 1e-9
+
+
+def test_a_phase_names_a_known_augmentation():
+    assert Phase("x", steps=10, lr=1e-3, real_augment="strong").real_augment == "strong"
+    with pytest.raises(ValueError, match="real_augment"):
+        Phase("x", steps=10, lr=1e-3, real_augment="heavy")
