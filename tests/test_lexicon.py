@@ -15,7 +15,7 @@ from engocr.realtime import kernels
 from engocr.realtime.card import ModelCard
 from engocr.realtime.lexicon import DEFAULT_WORDS, Lexicon, read_word_list
 from engocr.realtime.recognizer import card_lexicon
-from tests.conftest import needs_data
+from tests.conftest import DATA, needs_data
 
 WORDS = ["available", "hello", "help", "hotel", "london", "sale", "sales", "street", "tea"]
 
@@ -168,7 +168,7 @@ def test_the_shipped_recognizer_reads_more_validation_words_with_its_word_list()
 
     recognizer = tflite_recognizer(DEFAULT_RECOGNIZER, threads=1)
     assert recognizer.card.lexicon_margin > 0 and recognizer.lexicon is not None
-    samples = rec_data.load_crops("ic15_val")[:200]
+    samples = rec_data.load_crops("ic15_val", DATA)[:200]
     images, truths = rec_data.to_arrays(samples, recognizer.card.input_height,
                                         recognizer.card.input_width)
     alone = read_crops_tflite(recognizer, images, lexicon=False)
