@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from engocr import __version__
 from engocr.argtypes import FRACTION, POSITIVE, SIDE, SIZE, Parser, checked
 from engocr.errors import EngocrError, InputError, OutputError
+from engocr.train.data.paths import DATA_ENV
 
 # What the training extra brings: a command that needs one of these says so in one line.
 TRAINING_MODULES = {"tensorflow", "keras", "tf_keras", "PIL", "tqdm"}
@@ -314,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    data_root = os.environ.get(DATA_ENV)  # `--data` sets it for the command's worker processes
     try:
         return int(args.func(args) or 0)
     except EngocrError as exc:
@@ -331,6 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"engocr: error: `engocr {args.command}` needs the training extra ({exc.name} is "
               "not installed): pip install \"engocr[train]\"", file=sys.stderr)
         return 2
+    finally:  # a caller of main() (a test, a script) keeps its own data folder
+        if data_root is None:
+            os.environ.pop(DATA_ENV, None)
+        else:
+            os.environ[DATA_ENV] = data_root
 
 
 def cam_main(argv: list[str] | None = None) -> int:

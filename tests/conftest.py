@@ -15,16 +15,6 @@ DATA = Path(os.environ.get("ENGOCR_DATA", Path(__file__).resolve().parents[1].pa
                            "shared" / "data"))
 
 
-@pytest.fixture(autouse=True)
-def _data_root_restored(monkeypatch):
-    """A command run with `--data` sets ENGOCR_DATA for the whole process (its rendering
-    workers read it); restored after each test, so that a fixture folder given to one test
-    is not where the next test's real data is looked for."""
-    monkeypatch.setenv("ENGOCR_DATA", os.environ.get("ENGOCR_DATA", ""))  # undone after
-    if not os.environ["ENGOCR_DATA"]:
-        monkeypatch.delenv("ENGOCR_DATA")
-
-
 def needs_data(*names: str):
     """Skip (with the reason) when the real data folder or one of its sets is absent."""
     missing = [n for n in names if not (DATA / n).exists()]

@@ -207,8 +207,10 @@ def _use_data(folder: Path | None) -> None:
     workers included) at the real-data folder given on the command line."""
     import os
 
+    from engocr.train.data.paths import DATA_ENV
+
     if folder is not None:
-        os.environ["ENGOCR_DATA"] = str(folder)
+        os.environ[DATA_ENV] = str(folder)  # until the command ends (engocr.cli.main)
 
 
 def _train_rec(args: argparse.Namespace) -> int:

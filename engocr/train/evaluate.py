@@ -32,14 +32,18 @@ def crop_logits(recognizer, images: np.ndarray) -> np.ndarray:
                            for i in range(0, len(images), 64)])
 
 
-def read_crops_tflite(recognizer, images: np.ndarray, lexicon: bool = True) -> list[str]:
-    """Texts of prepared (n, h, w) uint8 crops through a TFLite recognizer, corrected by its
-    word list if it has one and `lexicon` is on."""
-    logits = crop_logits(recognizer, images)
+def read_logits(recognizer, logits: np.ndarray, lexicon: bool = True) -> list[str]:
+    """Texts of a TFLite recognizer's outputs, corrected by its word list if it has one and
+    `lexicon` is on."""
     texts = ctc_greedy_decode(logits, recognizer.card.charset, recognizer.card.blank_index)[0]
     if lexicon and recognizer.lexicon is not None:
         texts = recognizer.lexicon.correct(texts, logits)
     return texts
+
+
+def read_crops_tflite(recognizer, images: np.ndarray, lexicon: bool = True) -> list[str]:
+    """Texts of prepared (n, h, w) uint8 crops through a TFLite recognizer (see read_logits)."""
+    return read_logits(recognizer, crop_logits(recognizer, images), lexicon)
 
 
 def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | None = None,
@@ -53,9 +57,8 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
         keras_model, config = load_recognizer_model(run)
         height, width = config.height, config.width
 
-        def predict(images):
-            return ctc_greedy_decode(predict_logits(keras_model, images), CHARSET)[0]
-        recognizer = None
+        def predict(images):  # the readings, and the model's alone where they differ
+            return ctc_greedy_decode(predict_logits(keras_model, images), CHARSET)[0], None
     else:
         from engocr.realtime.reader import DEFAULT_RECOGNIZER
 
@@ -63,7 +66,9 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
         height, width = recognizer.card.input_height, recognizer.card.input_width
 
         def predict(images):
-            return read_crops_tflite(recognizer, images)
+            logits = crop_logits(recognizer, images)
+            alone = read_logits(recognizer, logits, lexicon=False) if recognizer.lexicon else None
+            return read_logits(recognizer, logits), alone
     results = {}
     for name in sets:
         try:
@@ -72,10 +77,10 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
             continue
         samples = samples[:limit] if limit else samples
         images, texts = rec_data.to_arrays(samples, height, width)
-        scores = recognition_scores(predict(images), texts)
-        if recognizer is not None and recognizer.lexicon is not None:
-            raw = recognition_scores(read_crops_tflite(recognizer, images, lexicon=False), texts)
-            scores.update({f"model_{k}": v for k, v in raw.items()})
+        readings, alone = predict(images)
+        scores = recognition_scores(readings, texts)
+        if alone is not None:
+            scores.update({f"model_{k}": v for k, v in recognition_scores(alone, texts).items()})
         scores["n"] = len(texts)
         results[name] = scores
     return results

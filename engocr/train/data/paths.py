@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+DATA_ENV = "ENGOCR_DATA"
 
 
 def data_root(explicit: str | Path | None = None) -> Path:
     """The real-data folder (it may not exist: callers skip what needs it)."""
     if explicit:
         return Path(explicit)
-    if os.environ.get("ENGOCR_DATA"):
-        return Path(os.environ["ENGOCR_DATA"])
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
     return REPO_ROOT.parent / "shared" / "data"

@@ -96,7 +96,7 @@ def write_lexicon(out: Path) -> int:
 
     if not any(path.exists() for path in word_lists()) or not WORD_LIST_NOTICE.exists():
         raise FileNotFoundError("no system word list (scripts/setup_train.sh installs one)")
-    words = sorted({w.lower() for w in vocabulary() if w.isalpha()})
+    words = sorted({w.lower() for w in vocabulary()})  # letters only already
     out.write_bytes(gzip.compress(("\n".join(words) + "\n").encode("ascii"), 9, mtime=0))
     out.with_name("words.LICENSE").write_text(
         f"{out.name}: the words of SCOWL as Debian's wamerican package ships them, lowercased "
