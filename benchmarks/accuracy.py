@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
               "score_threshold": reader.detector.score_threshold,
               "min_conf": reader.min_conf,
               "lexicon_margin": reader.recognizer.card.lexicon_margin,
+              "lexicon_prior": reader.recognizer.card.lexicon_prior,
               "e2e_by_min_conf": by_conf,
               "pr_curve": {str(t): {k: round(v, 4) for k, v in c.items()}
                            for t, c in curve.items()},

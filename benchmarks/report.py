@@ -75,11 +75,12 @@ def accuracy_section(data: dict) -> str:
                      f"({100 * s['exact_acc']:.1f}%, {s['cer']:.3f}){alone} | "
                      f">= {targets.get(name, '')} |")
     if any("model_word_acc" in s for s in rec.values()):
-        lines += ["", f"Word accuracy is what engocr reports: readings that are not English "
-                  f"words are corrected from the shipped word list where the model's own "
-                  f"outputs allow it (margin {data.get('lexicon_margin', '?')} nats, chosen "
-                  f"on ic15 validation crops; `--no-lexicon` turns it off). \"the model "
-                  f"alone\" is the greedy reading without it."]
+        lines += ["", f"Word accuracy is what engocr reports: readings are corrected from "
+                  f"the shipped word list where the model's own outputs allow it, common words "
+                  f"favoured over rare ones (margin {data.get('lexicon_margin', '?')} nats, "
+                  f"prior {data.get('lexicon_prior', 0.0)} nats per Zipf unit, chosen on ic15 "
+                  f"validation crops; `--no-lexicon` turns it off). \"the model alone\" is "
+                  f"the greedy reading without it."]
     if "curve_best" in data:
         best = data["curve_best"]
         lines += ["", f"The detector's score threshold ({data['score_threshold']}) is chosen on "

@@ -181,7 +181,7 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     from engocr.cli import main
     from engocr.models.crnn import CRNNConfig, build_crnn
     from engocr.realtime.card import ModelCard
-    from engocr.train.lexicon_margin import MARGIN_GRID
+    from engocr.train.lexicon_choice import MARGIN_GRID, PRIOR_GRID
     from engocr.train.min_conf import CONF_GRID
 
     run = tmp_path / "run"
@@ -208,5 +208,6 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     card = ModelCard.load(out.with_suffix(".json"))
     assert card.min_conf == 0.0
     assert [r["min_conf"] for r in card.metrics["min_conf_train"]] == list(CONF_GRID)
-    assert card.lexicon_margin == 0.0
-    assert [r["margin"] for r in card.metrics["lexicon_margin_val"]] == list(MARGIN_GRID)
+    assert (card.lexicon_margin, card.lexicon_prior) == (0.0, 0.0)
+    assert [(r["margin"], r["prior"]) for r in card.metrics["lexicon_val"]] == [(0.0, 0.0)] + [
+        (m, p) for m in MARGIN_GRID[1:] for p in PRIOR_GRID]

@@ -1,6 +1,6 @@
 """Dictionary correction: the numba search and CTC scoring against brute force, and what the
 Lexicon does to readings (corrects near-misses, keeps names read with confidence, numbers and
-words, puts back case and punctuation)."""
+words, puts back case and punctuation, favours common words when the card has a prior)."""
 
 import itertools
 import random
@@ -13,7 +13,7 @@ from engocr.charset import CHARSET, NUM_CLASSES, edit_distance
 from engocr.errors import InputError
 from engocr.realtime import kernels
 from engocr.realtime.card import ModelCard
-from engocr.realtime.lexicon import DEFAULT_WORDS, Lexicon, read_word_list
+from engocr.realtime.lexicon import DEFAULT_WORDS, LISTED_WORD_ZIPF, Lexicon, read_word_list
 from engocr.realtime.recognizer import card_lexicon
 from tests.conftest import DATA, needs_data
 
@@ -82,8 +82,8 @@ def _spelled(text, doubts=None):
     return frames
 
 
-def _lexicon(margin=4.0, words=WORDS):
-    return Lexicon(words, CHARSET, 0, margin)
+def _lexicon(margin=4.0, words=WORDS, prior=0.0):
+    return Lexicon(words, CHARSET, 0, margin, prior)
 
 
 def _read(lexicon, frames):
@@ -117,6 +117,29 @@ def test_case_and_surrounding_punctuation_are_kept():
     assert _read(lexicon, _spelled("(sa1e),", {3: ("l", 5)}))[1] == "(sale),"
 
 
+def test_a_prior_lets_a_common_word_beat_a_rare_one_the_crop_supports_as_well():
+    frequencies = {"sal": 3.5, "sale": 5.0, "salt": 4.5, "helo": 1.0, "hello": 5.5}
+    # "sal" with a faint final "e": the plain lexicon leaves a word alone; a prior weighs it
+    # against its neighbours one edit away (1.5 Zipf units x 2 nats beat the "e" missing)
+    frames = _spelled("sal") + [{"e": 4.5, "-": 6}]
+    assert _read(_lexicon(words=frequencies), frames) == ("sal", "sal")
+    assert _read(_lexicon(words=frequencies, prior=2.0), frames)[1] == "sale"
+    # nothing in the frames for an "e": the reading stays, whatever the prior
+    assert _read(_lexicon(words=frequencies, prior=2.0), _spelled("sal"))[1] == "sal"
+    # among non-word corrections, the prior picks the common candidate of two equally likely
+    doubtful = _spelled("sa1", {2: ("l", 5)}) + [{"e": 4.5, "t": 4.5, "-": 6}]
+    assert _read(_lexicon(words=frequencies, prior=1.0), doubtful)[1] == "sale"
+
+
+def test_word_lists_carry_frequencies_and_plain_words_count_as_fairly_common(tmp_path):
+    listed = tmp_path / "terms.txt"
+    listed.write_text("engocr numba\nsale 5.25\n")
+    assert read_word_list(listed) == {"engocr": LISTED_WORD_ZIPF, "numba": LISTED_WORD_ZIPF,
+                                      "sale": 5.25}
+    shipped = read_word_list(DEFAULT_WORDS)
+    assert shipped["the"] > shipped["street"] > shipped["sal"] > 0
+
+
 def test_user_words_extend_the_shipped_list(tmp_path):
     own = tmp_path / "terms.txt"
     own.write_text("engocr\nnumba\n")
@@ -127,7 +150,7 @@ def test_user_words_extend_the_shipped_list(tmp_path):
 
 def test_the_shipped_word_list_is_english_and_unreadable_lists_are_input_errors(tmp_path):
     words = read_word_list(DEFAULT_WORDS)
-    assert len(words) > 50_000 and {"available", "street", "london"} <= set(words)
+    assert len(words) > 50_000 and {"available", "street", "london"} <= words.keys()
     with pytest.raises(InputError, match="cannot read word list"):
         read_word_list(tmp_path / "missing.txt")
     (tmp_path / "broken.gz").write_bytes(b"not gzip")
@@ -141,22 +164,24 @@ def test_the_card_decides_whether_a_recognizer_corrects():
     card = ModelCard(kind="recognizer", input_width=128, input_height=32, input_channels=1,
                      charset=CHARSET, time_steps=32)
     assert card_lexicon(card) is None  # no margin chosen: the model reads alone
-    card.lexicon_margin = 3.0
+    card.lexicon_margin, card.lexicon_prior = 3.0, 0.5
     lexicon = card_lexicon(card)
-    assert lexicon is not None and lexicon.margin == 3.0
+    assert lexicon is not None and (lexicon.margin, lexicon.prior) == (3.0, 0.5)
     assert card_lexicon(card, enabled=False) is None
 
 
-def test_margin_is_chosen_by_word_accuracy_smallest_among_equals():
-    from engocr.train.lexicon_margin import MARGIN_GRID, best_margin, margin_grid
+def test_margin_and_prior_are_chosen_by_word_accuracy_smallest_among_equals():
+    from engocr.train.lexicon_choice import MARGIN_GRID, PRIOR_GRID, best_lexicon, lexicon_grid
 
     logits = np.concatenate([_logits(_spelled("hel1o", {3: ("l", 5)})),
                              _logits(_spelled("helpo"))])  # a name, read with confidence
-    rows = margin_grid(logits, ["hello", "helpo"], CHARSET)
-    assert [r["margin"] for r in rows] == list(MARGIN_GRID)
-    by_margin = {r["margin"]: r["word_acc"] for r in rows}
-    assert by_margin[0.0] == 0.5 and max(by_margin.values()) == 1.0
-    assert best_margin(rows) == min(m for m, acc in by_margin.items() if acc == 1.0)
+    rows = lexicon_grid(logits, ["hello", "helpo"], CHARSET)
+    assert [(r["margin"], r["prior"]) for r in rows] == [(0.0, 0.0)] + [
+        (m, p) for m in MARGIN_GRID[1:] for p in PRIOR_GRID]
+    accuracy = {(r["margin"], r["prior"]): r["word_acc"] for r in rows}
+    assert accuracy[0.0, 0.0] == 0.5 and max(accuracy.values()) == 1.0
+    best = [key for key, acc in accuracy.items() if acc == 1.0]
+    assert best_lexicon(rows) == min(best, key=lambda key: (key[1], key[0]))
 
 
 @needs_data("ic15_train")

@@ -80,33 +80,35 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
         print(f"recognizer {q}: {json.dumps(variants[q])}")
     chosen = _pick(variants, budget, "word_acc_ic15_val", reference, prefer)
     chosen_path = work / f"recognizer-{chosen}.tflite"
-    margin, margin_rows = choose_lexicon_margin(chosen_path, held_images, held_texts, threads)
+    margin, prior, lexicon_rows = choose_lexicon(chosen_path, held_images, held_texts, threads)
     # the end-to-end readings that choose min_conf are corrected as the shipped Reader's will be
-    recognizer_card(config, chosen, lexicon_margin=margin).save(chosen_path.with_suffix(".json"))
+    recognizer_card(config, chosen, lexicon_margin=margin, lexicon_prior=prior).save(
+        chosen_path.with_suffix(".json"))
     min_conf, conf_rows = choose_min_conf(chosen_path, data, threads)
     card = recognizer_card(config, chosen, training_data=TRAINING_DATA, min_conf=min_conf,
-                           lexicon_margin=margin,
+                           lexicon_margin=margin, lexicon_prior=prior,
                            metrics={"keras_word_acc_ic15_val": reference, "variants": variants,
-                                    "lexicon_margin_val": margin_rows,
+                                    "lexicon_val": lexicon_rows,
                                     "min_conf_train": conf_rows},
                            latency_ms={"batch16_2threads": variants[chosen]["latency_ms"]})
     return _ship(work / f"recognizer-{chosen}.tflite", out, card)
 
 
-def choose_lexicon_margin(rec_path: Path, images: np.ndarray, texts: list[str], threads: int
-                          ) -> tuple[float, list[dict]]:
-    """The card's `lexicon_margin`: the best word accuracy on the validation crops."""
+def choose_lexicon(rec_path: Path, images: np.ndarray, texts: list[str], threads: int
+                   ) -> tuple[float, float, list[dict]]:
+    """The card's `lexicon_margin` and `lexicon_prior`: the best word accuracy on the
+    validation crops."""
     from engocr.train.evaluate import crop_logits, tflite_recognizer
-    from engocr.train.lexicon_margin import best_margin, margin_grid
+    from engocr.train.lexicon_choice import best_lexicon, lexicon_grid
 
     recognizer = tflite_recognizer(rec_path, threads)
-    rows = margin_grid(crop_logits(recognizer, images), texts, recognizer.card.charset,
-                       recognizer.card.blank_index)
-    chosen = best_margin(rows)
-    best = next(r for r in rows if r["margin"] == chosen)
-    print(f"recognizer lexicon margin {chosen} (validation word accuracy {best['word_acc']:.3f}; "
-          f"{rows[0]['word_acc']:.3f} without the word list)")
-    return chosen, rows
+    rows = lexicon_grid(crop_logits(recognizer, images), texts, recognizer.card.charset,
+                        recognizer.card.blank_index)
+    margin, prior = best_lexicon(rows)
+    best = next(r for r in rows if (r["margin"], r["prior"]) == (margin, prior))
+    print(f"recognizer lexicon margin {margin}, prior {prior} (validation word accuracy "
+          f"{best['word_acc']:.3f}; {rows[0]['word_acc']:.3f} without the word list)")
+    return margin, prior, rows
 
 
 def choose_min_conf(rec_path: Path, data: Path | None, threads: int,

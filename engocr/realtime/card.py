@@ -46,9 +46,12 @@ class ModelCard:
     # training images, with the detector shipped then, for the best end-to-end F.
     min_conf: float = 0.0
     # Dictionary correction (realtime/lexicon.py): a non-word reading is replaced by the word
-    # list's best candidate when that is at most this many nats less likely under CTC; chosen
+    # list's best candidate when that scores at most this many nats below it under CTC; chosen
     # by the export on validation crops. 0: this model reads without the word list.
     lexicon_margin: float = 0.0
+    # Nats a candidate word gains per unit of its Zipf frequency (0: frequency is ignored and
+    # words are never corrected); chosen with the margin.
+    lexicon_prior: float = 0.0
     # provenance
     architecture: str = ""
     training_data: str = ""

@@ -1,11 +1,15 @@
 """Dictionary correction of the recognizer's readings.
 
 A reading that is not an English word ("avallable", "1ondon") is compared with the words of a
-word list within two edits. Each candidate is scored by the recognizer's own evidence: its CTC
-log likelihood under the crop's output probabilities, letters counted without case. The best
-candidate replaces the reading when it is at most `margin` nats less likely than the reading
-itself; a name the model read confidently stays as read. The margin belongs to the model (its
-outputs' sharpness), so it is chosen on validation crops at export and kept on its card.
+word list within two edits. Each candidate is scored by the recognizer's own evidence, its CTC
+log likelihood under the crop's output probabilities (letters counted without case), plus
+`prior` nats per unit of the word's Zipf frequency (log10 of its uses per billion words), so
+that a common word beats a rare one the crop supports about as well. The best candidate
+replaces the reading when it scores at most `margin` nats below the reading itself; a name the
+model read confidently stays as read. With a prior, a reading that is a rare word ("sal") may
+also give way to a common word one edit away ("sale") that outscores it. Margin and prior
+belong to the model (its outputs' sharpness), so they are chosen on validation crops at export
+and kept on its card.
 """
 
 from __future__ import annotations
@@ -26,33 +30,63 @@ from engocr.realtime.kernels import (
 )
 
 DEFAULT_WORDS = Path(__file__).resolve().parent.parent / "assets" / "words.txt.gz"
+# The Zipf frequency of a listed word that comes without one (the user's own terms): a fairly
+# common word's, about one use in 100,000.
+LISTED_WORD_ZIPF = 4.0
 _STRIP = string.punctuation + " "
 
 
-def read_word_list(path: str | Path) -> list[str]:
-    """Words of a text file (one or more per line, `.gz` allowed). A missing or unreadable file
-    is the user's to fix: InputError."""
+def read_word_list(path: str | Path) -> dict[str, float]:
+    """Words of a text file (`.gz` allowed) with their Zipf frequencies: a line is words, or
+    one word and its frequency (the shipped list); a word without one gets LISTED_WORD_ZIPF.
+    A missing or unreadable file is the user's to fix: InputError."""
     path = Path(path)
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        return raw.decode("utf-8", errors="ignore").split()
     except (OSError, EOFError) as exc:
         raise InputError(f"{path}: cannot read word list ({exc.strerror or exc})") from None
+    words: dict[str, float] = {}
+    for line in raw.decode("utf-8", errors="ignore").splitlines():
+        tokens = line.split()
+        if len(tokens) == 2 and _is_number(tokens[1]):
+            words[tokens[0]] = max(float(tokens[1]), words.get(tokens[0], 0.0))
+        else:
+            for token in tokens:
+                words[token] = max(LISTED_WORD_ZIPF, words.get(token, 0.0))
+    return words
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 class Lexicon:
     """Words the corrections may produce, held as a padded code matrix for the numba kernels.
 
-    Only words of ASCII letters are kept, lowercased; case is put back from the reading."""
+    Only words of ASCII letters are kept, lowercased; case is put back from the reading.
+    `words` maps each word to its Zipf frequency (a plain list: LISTED_WORD_ZIPF each)."""
 
-    def __init__(self, words: Iterable[str], charset: str, blank: int = 0, margin: float = 4.0,
-                 max_edits: int = 2, min_length: int = 2) -> None:
-        vocab = sorted({w.lower() for w in words if w.isascii() and w.isalpha()})
-        if not vocab:
+    def __init__(self, words: dict[str, float] | Iterable[str], charset: str, blank: int = 0,
+                 margin: float = 4.0, prior: float = 0.0, max_edits: int = 2,
+                 min_length: int = 2) -> None:
+        if not isinstance(words, dict):
+            words = dict.fromkeys(words, LISTED_WORD_ZIPF)
+        zipf: dict[str, float] = {}
+        for word, frequency in words.items():
+            if word.isascii() and word.isalpha():
+                zipf[word.lower()] = max(frequency, zipf.get(word.lower(), 0.0))
+        if not zipf:
             raise InputError("the word list holds no words of ASCII letters")
+        vocab = sorted(zipf)
         self.words = vocab
         self.known = set(vocab)
-        self.margin, self.max_edits, self.min_length = margin, max_edits, min_length
+        self.zipf = np.array([zipf[w] for w in vocab])
+        self.margin, self.prior = margin, prior
+        self.max_edits, self.min_length = max_edits, min_length
         self.blank = blank
         width = max(map(len, vocab))
         self.codes = np.zeros((len(vocab), width), np.uint8)
@@ -70,13 +104,14 @@ class Lexicon:
             raise InputError("the lexicon needs a charset with both cases of every letter")
 
     @classmethod
-    def load(cls, charset: str, blank: int, margin: float, paths: Iterable[str | Path] = ()
-             ) -> Lexicon:
+    def load(cls, charset: str, blank: int, margin: float, paths: Iterable[str | Path] = (),
+             prior: float = 0.0) -> Lexicon:
         """The shipped English word list plus the words of `paths` (the user's own terms)."""
         words = read_word_list(DEFAULT_WORDS)
         for path in paths:
-            words += read_word_list(path)
-        return cls(words, charset, blank, margin)
+            for word, frequency in read_word_list(path).items():
+                words[word] = max(frequency, words.get(word, 0.0))
+        return cls(words, charset, blank, margin, prior)
 
     def caseless_log_probs(self, logits: np.ndarray) -> np.ndarray:
         """(time, classes) logits -> log probabilities where each lowercase letter's class
@@ -97,21 +132,28 @@ class Lexicon:
         core = text.strip(_STRIP)
         letters = sum(c.isalpha() for c in core)
         if (len(core) < self.min_length or not core.isalnum() or letters < len(core) - 1
-                or not letters or core.lower() in self.known):
-            return text  # a word already, a number or a code: left as read
+                or not letters):
+            return text  # a number or a code: left as read
+        known = core.lower() in self.known
+        if known and self.prior <= 0:
+            return text  # a word already
         start = text.find(core)
         prefix, suffix = text[:start], text[start + len(core):]
+        # a word is weighed only against its neighbours one edit away (itself among them)
         candidates, _ = trie_within(np.frombuffer(core.lower().encode("ascii"), np.uint8),
-                                    *self.trie, self.max_edits)
+                                    *self.trie, 1 if known else self.max_edits)
         if not len(candidates):
             return text
         log_probs = self.caseless_log_probs(logits)
         scores = ctc_candidate_scores(log_probs, self._classes(prefix), self.codes, self.lengths,
                                       candidates, self._classes(suffix), self.classes_of,
-                                      self.blank)
+                                      self.blank) + self.prior * self.zipf[candidates]
         best = int(np.argmax(scores))
-        as_read = ctc_log_likelihood(log_probs, self._classes(text), self.blank)
-        if scores[best] < as_read - self.margin:
+        if known:
+            if self.words[candidates[best]] == core.lower():
+                return text
+        elif scores[best] < ctc_log_likelihood(log_probs, self._classes(text),
+                                               self.blank) - self.margin:
             return text
         return prefix + _with_case_of(core, self.words[candidates[best]]) + suffix
 

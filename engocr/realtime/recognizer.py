@@ -73,11 +73,12 @@ def check_recognizer(engine: TFLiteEngine, card: ModelCard) -> None:
 
 def card_lexicon(card: ModelCard, enabled: bool = True, words: tuple = ()) -> Lexicon | None:
     """The word list a recognizer reads with: the shipped one plus `words` (files of the user's
-    own terms), at the card's margin; None where it is turned off or the card has no margin
-    (then `words` cannot be used, and saying so beats ignoring them)."""
+    own terms), at the card's margin and prior; None where it is turned off or the card has no
+    margin (then `words` cannot be used, and saying so beats ignoring them)."""
     if card.lexicon_margin <= 0 and words:
         raise InputError("--words: this recognizer's card has no lexicon margin (export it "
                          "again with this version of engocr to choose one)")
     if not enabled or card.lexicon_margin <= 0:
         return None
-    return Lexicon.load(card.charset, card.blank_index, card.lexicon_margin, words)
+    return Lexicon.load(card.charset, card.blank_index, card.lexicon_margin, words,
+                        card.lexicon_prior)

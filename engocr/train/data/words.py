@@ -90,17 +90,29 @@ def word_lists() -> list[Path]:
 def write_lexicon(out: Path) -> int:
     """The runtime's word list (engocr/assets/words.txt.gz, see realtime/lexicon.py): the
     system's English word list (SCOWL, Debian's wamerican), lowercased, letters only, sorted,
-    gzipped without a timestamp so that the same list gives the same bytes; its copyright
-    notice, which must go with every copy, beside it (`words.LICENSE`). Returns its size."""
+    each word beside its Zipf frequency in English (wordfreq: log10 of its uses per billion
+    words, 0 where unseen), gzipped without a timestamp so that the same lists give the same
+    bytes; the notices that must go with every copy beside it (`words.LICENSE`). Returns the
+    number of words."""
     import gzip
 
     if not any(path.exists() for path in word_lists()) or not WORD_LIST_NOTICE.exists():
         raise FileNotFoundError("no system word list (scripts/setup_train.sh installs one)")
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:
+        raise FileNotFoundError("no word frequencies: pip install 'engocr[words]'") from None
     words = sorted({w.lower() for w in vocabulary()})  # letters only already
-    out.write_bytes(gzip.compress(("\n".join(words) + "\n").encode("ascii"), 9, mtime=0))
+    lines = "".join(f"{w}\t{zipf_frequency(w, 'en'):.2f}\n" for w in words)
+    out.write_bytes(gzip.compress(lines.encode("ascii"), 9, mtime=0))
     out.with_name("words.LICENSE").write_text(
-        f"{out.name}: the words of SCOWL as Debian's wamerican package ships them, lowercased "
-        f"(engocr data words). Its copyright notice follows.\n\n" + WORD_LIST_NOTICE.read_text())
+        f"{out.name}: the words of SCOWL as Debian's wamerican package ships them, lowercased, "
+        f"each with its Zipf frequency from wordfreq (engocr data words).\n\n"
+        f"The frequencies come from wordfreq's data (https://github.com/rspeer/wordfreq, by "
+        f"Robyn Speer), redistributed under the Creative Commons Attribution-ShareAlike 4.0 "
+        f"license (https://creativecommons.org/licenses/by-sa/4.0/); the frequency column of "
+        f"{out.name} is shared under the same license.\n\n"
+        f"The word list's copyright notice follows.\n\n" + WORD_LIST_NOTICE.read_text())
     return len(words)
 
 
