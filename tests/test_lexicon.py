@@ -133,9 +133,10 @@ def test_a_prior_lets_a_common_word_beat_a_rare_one_the_crop_supports_as_well():
 
 def test_word_lists_carry_frequencies_and_plain_words_count_as_fairly_common(tmp_path):
     listed = tmp_path / "terms.txt"
-    listed.write_text("engocr numba\nsale 5.25\n")
+    listed.write_text("engocr numba\nsale 5.25\ngate 5\nroute 66.0\n")
     assert read_word_list(listed) == {"engocr": LISTED_WORD_ZIPF, "numba": LISTED_WORD_ZIPF,
-                                      "sale": 5.25}
+                                      "sale": 5.25, "gate": LISTED_WORD_ZIPF, "5": LISTED_WORD_ZIPF,
+                                      "route": LISTED_WORD_ZIPF, "66.0": LISTED_WORD_ZIPF}
     shipped = read_word_list(DEFAULT_WORDS)
     assert shipped["the"] > shipped["street"] > shipped["sal"] > 0
 

@@ -38,8 +38,9 @@ _STRIP = string.punctuation + " "
 
 def read_word_list(path: str | Path) -> dict[str, float]:
     """Words of a text file (`.gz` allowed) with their Zipf frequencies: a line is words, or
-    one word and its frequency (the shipped list); a word without one gets LISTED_WORD_ZIPF.
-    A missing or unreadable file is the user's to fix: InputError."""
+    one word and its frequency written with a decimal point, 0.0-8.0 (the shipped list's
+    "sale 4.99"; "gate 5" is two words); a word without one gets LISTED_WORD_ZIPF. A missing
+    or unreadable file is the user's to fix: InputError."""
     path = Path(path)
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
@@ -48,7 +49,7 @@ def read_word_list(path: str | Path) -> dict[str, float]:
     words: dict[str, float] = {}
     for line in raw.decode("utf-8", errors="ignore").splitlines():
         tokens = line.split()
-        if len(tokens) == 2 and _is_number(tokens[1]):
+        if len(tokens) == 2 and _is_zipf(tokens[1]):
             words[tokens[0]] = max(float(tokens[1]), words.get(tokens[0], 0.0))
         else:
             for token in tokens:
@@ -56,12 +57,11 @@ def read_word_list(path: str | Path) -> dict[str, float]:
     return words
 
 
-def _is_number(token: str) -> bool:
+def _is_zipf(token: str) -> bool:
     try:
-        float(token)
+        return "." in token and 0.0 <= float(token) <= 8.0
     except ValueError:
         return False
-    return True
 
 
 class Lexicon:
