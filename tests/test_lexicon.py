@@ -15,6 +15,7 @@ from engocr.realtime import kernels
 from engocr.realtime.card import ModelCard
 from engocr.realtime.lexicon import DEFAULT_WORDS, LISTED_WORD_ZIPF, Lexicon, read_word_list
 from engocr.realtime.recognizer import card_lexicon
+from engocr.train.data.words import WORD_LIST_NOTICE
 from tests.conftest import DATA, needs_data
 
 WORDS = ["available", "hello", "help", "hotel", "london", "sale", "sales", "street", "tea"]
@@ -204,3 +205,16 @@ def test_the_shipped_recognizer_reads_more_validation_words_with_its_word_list()
                            for _, c in changed)
     assert recognition_scores(corrected, truths)["word_acc"] > \
         recognition_scores(alone, truths)["word_acc"]
+
+
+@pytest.mark.skipif(not WORD_LIST_NOTICE.exists(), reason="no system word list (wamerican: "
+                    "scripts/setup_train.sh installs it)")
+def test_the_shipped_word_list_is_rebuilt_byte_for_byte_by_its_command(tmp_path):
+    from engocr.cli import main
+
+    out = tmp_path / "words.txt.gz"
+    assert main(["data", "words", "--out", str(out)]) == 0
+    assert out.read_bytes() == DEFAULT_WORDS.read_bytes()
+    notice = (tmp_path / "words.LICENSE").read_text()
+    assert notice == DEFAULT_WORDS.with_name("words.LICENSE").read_text()
+    assert "Attribution-ShareAlike 4.0" in notice and "Kevin Atkinson" in notice
