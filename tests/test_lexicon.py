@@ -132,6 +132,24 @@ def test_a_prior_lets_a_common_word_beat_a_rare_one_the_crop_supports_as_well():
     assert _read(_lexicon(words=frequencies, prior=1.0), doubtful)[1] == "sale"
 
 
+def test_skipping_words_no_neighbour_can_outscore_changes_no_reading(monkeypatch):
+    rng = np.random.default_rng(0)
+    frequencies = {"sal": 3.5, "sale": 5.0, "salt": 4.5, "tea": 4.8, "ten": 5.6, "sea": 5.0}
+    lexicon = _lexicon(words=frequencies, prior=1.5)
+    batch = []
+    for word in ("sal", "tea", "sea") * 20:  # each letter doubted by a random rival
+        doubts = {i: (rng.choice(list("eltnas")), float(rng.uniform(0, 6.5)))
+                  for i in range(3) if rng.random() < 0.5}
+        batch.append(_logits(_spelled(word, doubts) + [{"e": float(rng.uniform(0, 6)),
+                                                          "-": 6}])[0])
+    logits = np.stack(batch)
+    texts = kernels.ctc_greedy_decode(logits)[0]
+    skipped = lexicon.correct(texts, logits)
+    monkeypatch.setattr(Lexicon, "_word_is_safe", lambda *args: False)
+    assert lexicon.correct(texts, logits) == skipped
+    assert skipped != texts  # some readings were corrected, so the check had work to do
+
+
 def test_word_lists_carry_frequencies_and_plain_words_count_as_fairly_common(tmp_path):
     listed = tmp_path / "terms.txt"
     listed.write_text("engocr numba\nsale 5.25\ngate 5\nroute 66.0\n")

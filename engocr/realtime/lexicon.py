@@ -85,6 +85,8 @@ class Lexicon:
         self.words = vocab
         self.known = set(vocab)
         self.zipf = np.array([zipf[w] for w in vocab])
+        self.index = {w: i for i, w in enumerate(vocab)}
+        self._neighbour_cache: dict[str, np.ndarray] = {}
         self.margin, self.prior = margin, prior
         self.max_edits, self.min_length = max_edits, min_length
         self.blank = blank
@@ -137,13 +139,17 @@ class Lexicon:
         known = core.lower() in self.known
         if known and self.prior <= 0:
             return text  # a word already
+        if known:  # weighed only against its neighbours one edit away (itself among them)
+            candidates = self._neighbours(core.lower())
+            if self._word_is_safe(core.lower(), candidates, logits):
+                return text
+        else:
+            candidates, _ = trie_within(np.frombuffer(core.lower().encode("ascii"), np.uint8),
+                                        *self.trie, self.max_edits)
+            if not len(candidates):
+                return text
         start = text.find(core)
         prefix, suffix = text[:start], text[start + len(core):]
-        # a word is weighed only against its neighbours one edit away (itself among them)
-        candidates, _ = trie_within(np.frombuffer(core.lower().encode("ascii"), np.uint8),
-                                    *self.trie, 1 if known else self.max_edits)
-        if not len(candidates):
-            return text
         log_probs = self.caseless_log_probs(logits)
         scores = ctc_candidate_scores(log_probs, self._classes(prefix), self.codes, self.lengths,
                                       candidates, self._classes(suffix), self.classes_of,
@@ -156,6 +162,28 @@ class Lexicon:
                                                self.blank) - self.margin:
             return text
         return prefix + _with_case_of(core, self.words[candidates[best]]) + suffix
+
+    def _neighbours(self, word: str) -> np.ndarray:
+        """Indices of the listed words within one edit of a listed `word` (itself among them),
+        remembered: a video reads the same words frame after frame."""
+        found = self._neighbour_cache.get(word)
+        if found is None:
+            found = trie_within(np.frombuffer(word.encode("ascii"), np.uint8), *self.trie, 1)[0]
+            self._neighbour_cache[word] = found
+        return found
+
+    def _word_is_safe(self, word: str, neighbours: np.ndarray, logits: np.ndarray) -> bool:
+        """Whether no neighbour can outscore a reading that is a listed word, so that scoring
+        them can be skipped (most readings of a clear frame). The readings' probabilities sum
+        to at most 1 and the reading's is at least its greedy path's, p; a neighbour's
+        likelihood is therefore at most 1 - p, and its prior gain at most that of the
+        commonest neighbour over this word."""
+        z = logits.astype(np.float64)
+        log_p = float(np.sum(-np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1))))
+        if log_p >= 0:
+            return True
+        gain = self.prior * (self.zipf[neighbours].max() - self.zipf[self.index[word]])
+        return log_p > np.log1p(-np.exp(log_p)) + gain
 
     def correct(self, texts: list[str], logits: np.ndarray) -> list[str]:
         """Every reading of a batch, (batch, time, classes) logits beside it."""
