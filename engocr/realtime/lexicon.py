@@ -50,11 +50,16 @@ def read_word_list(path: str | Path) -> dict[str, float]:
     for line in raw.decode("utf-8", errors="ignore").splitlines():
         tokens = line.split()
         if len(tokens) == 2 and _is_zipf(tokens[1]):
-            words[tokens[0]] = max(float(tokens[1]), words.get(tokens[0], 0.0))
+            _keep_commonest(words, tokens[0], float(tokens[1]))
         else:
             for token in tokens:
-                words[token] = max(LISTED_WORD_ZIPF, words.get(token, 0.0))
+                _keep_commonest(words, token, LISTED_WORD_ZIPF)
     return words
+
+
+def _keep_commonest(words: dict[str, float], word: str, zipf: float) -> None:
+    """Adds `word` at frequency `zipf`; a word listed twice keeps its higher frequency."""
+    words[word] = max(zipf, words.get(word, 0.0))
 
 
 def _is_zipf(token: str) -> bool:
@@ -78,14 +83,13 @@ class Lexicon:
         zipf: dict[str, float] = {}
         for word, frequency in words.items():
             if word.isascii() and word.isalpha():
-                zipf[word.lower()] = max(frequency, zipf.get(word.lower(), 0.0))
+                _keep_commonest(zipf, word.lower(), frequency)
         if not zipf:
             raise InputError("the word list holds no words of ASCII letters")
         vocab = sorted(zipf)
         self.words = vocab
-        self.known = set(vocab)
+        self.known = {w: i for i, w in enumerate(vocab)}  # each word's row
         self.zipf = np.array([zipf[w] for w in vocab])
-        self.index = {w: i for i, w in enumerate(vocab)}
         self._neighbour_cache: dict[str, np.ndarray] = {}
         self.margin, self.prior = margin, prior
         self.max_edits, self.min_length = max_edits, min_length
@@ -112,15 +116,14 @@ class Lexicon:
         words = read_word_list(DEFAULT_WORDS)
         for path in paths:
             for word, frequency in read_word_list(path).items():
-                words[word] = max(frequency, words.get(word, 0.0))
+                _keep_commonest(words, word, frequency)
         return cls(words, charset, blank, margin, prior)
 
-    def caseless_log_probs(self, logits: np.ndarray) -> np.ndarray:
-        """(time, classes) logits -> log probabilities where each lowercase letter's class
-        holds the probability of either case (the upper-case classes become impossible)."""
-        z = logits.astype(np.float64)
-        probs = np.exp(z - z.max(-1, keepdims=True))
-        probs /= probs.sum(-1, keepdims=True)
+    def caseless_log_probs(self, probs: np.ndarray) -> np.ndarray:
+        """(time, classes) probabilities (`_probabilities`) -> log probabilities where each
+        lowercase letter's class holds the probability of either case (the upper-case classes
+        become impossible)."""
+        probs = probs.copy()
         probs[:, self._lower] += probs[:, self._upper]
         probs[:, self._upper] = 0.0
         with np.errstate(divide="ignore"):
@@ -136,27 +139,29 @@ class Lexicon:
         if (len(core) < self.min_length or not core.isalnum() or letters < len(core) - 1
                 or not letters):
             return text  # a number or a code: left as read
-        known = core.lower() in self.known
+        word = core.lower()
+        known = word in self.known
         if known and self.prior <= 0:
             return text  # a word already
+        probs = _probabilities(logits)
         if known:  # weighed only against its neighbours one edit away (itself among them)
-            candidates = self._neighbours(core.lower())
-            if self._word_is_safe(core.lower(), candidates, logits):
+            candidates = self._neighbours(word)
+            if self._word_is_safe(word, candidates, probs):
                 return text
         else:
-            candidates, _ = trie_within(np.frombuffer(core.lower().encode("ascii"), np.uint8),
+            candidates, _ = trie_within(np.frombuffer(word.encode("ascii"), np.uint8),
                                         *self.trie, self.max_edits)
             if not len(candidates):
                 return text
         start = text.find(core)
         prefix, suffix = text[:start], text[start + len(core):]
-        log_probs = self.caseless_log_probs(logits)
+        log_probs = self.caseless_log_probs(probs)
         scores = ctc_candidate_scores(log_probs, self._classes(prefix), self.codes, self.lengths,
                                       candidates, self._classes(suffix), self.classes_of,
                                       self.blank) + self.prior * self.zipf[candidates]
         best = int(np.argmax(scores))
         if known:
-            if self.words[candidates[best]] == core.lower():
+            if self.words[candidates[best]] == word:
                 return text
         elif scores[best] < ctc_log_likelihood(log_probs, self._classes(text),
                                                self.blank) - self.margin:
@@ -172,22 +177,28 @@ class Lexicon:
             self._neighbour_cache[word] = found
         return found
 
-    def _word_is_safe(self, word: str, neighbours: np.ndarray, logits: np.ndarray) -> bool:
+    def _word_is_safe(self, word: str, neighbours: np.ndarray, probs: np.ndarray) -> bool:
         """Whether no neighbour can outscore a reading that is a listed word, so that scoring
         them can be skipped (most readings of a clear frame). The readings' probabilities sum
         to at most 1 and the reading's is at least its greedy path's, p; a neighbour's
         likelihood is therefore at most 1 - p, and its prior gain at most that of the
         commonest neighbour over this word."""
-        z = logits.astype(np.float64)
-        log_p = float(np.sum(-np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1))))
+        log_p = float(np.log(probs.max(-1)).sum())
         if log_p >= 0:
             return True
-        gain = self.prior * (self.zipf[neighbours].max() - self.zipf[self.index[word]])
+        gain = self.prior * (self.zipf[neighbours].max() - self.zipf[self.known[word]])
         return log_p > np.log1p(-np.exp(log_p)) + gain
 
     def correct(self, texts: list[str], logits: np.ndarray) -> list[str]:
         """Every reading of a batch, (batch, time, classes) logits beside it."""
         return [self.correct_one(t, row) for t, row in zip(texts, logits, strict=True)]
+
+
+def _probabilities(logits: np.ndarray) -> np.ndarray:
+    """(time, classes) logits -> softmax probabilities, in float64."""
+    z = logits.astype(np.float64)
+    probs = np.exp(z - z.max(-1, keepdims=True))
+    return probs / probs.sum(-1, keepdims=True)
 
 
 def _with_case_of(reading: str, word: str) -> str:
