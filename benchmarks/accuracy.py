@@ -20,15 +20,19 @@ from engocr.train.metrics import detection_scores
 from engocr.train.min_conf import conf_grid, readings
 
 
-def end_to_end(reader, scenes) -> tuple[dict, list[dict]]:
+def end_to_end(reader, scenes) -> tuple[dict, list[dict], list[dict]]:
     """Detection P/R/H of every box the Reader read text from, end-to-end P/R/F of what it
-    reports (readings at least the recognizer card's `min_conf` sure), and end-to-end F at
-    each confidence threshold (the card's was chosen on training images)."""
+    reports (readings at least the recognizer card's `min_conf` sure), end-to-end F at each
+    confidence threshold (the card's was chosen on training images), and what it reports by
+    word height (found, read right): the runtime as it runs, every detector pass included."""
+    from engocr.train.metrics import recall_by_height
+
     found, truth = readings(reader, scenes)
     scores = detection_scores([[(q, t) for q, t, _ in s] for s in found], truth)
     (reported,) = conf_grid(found, truth, grid=(reader.min_conf,))
     scores.update({k: v for k, v in reported.items() if k.startswith("e2e_")})
-    return scores, conf_grid(found, truth)
+    kept = [[(q, t) for q, t, c in s if c >= reader.min_conf] for s in found]
+    return scores, conf_grid(found, truth), recall_by_height(kept, truth)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"accuracy: real data not found at {data_root(args.data)}", file=sys.stderr)
         return 2
     reader = Reader(args.det_model, args.rec_model)
-    e2e, by_conf = end_to_end(reader, scenes)
+    e2e, by_conf, by_height = end_to_end(reader, scenes)
     card_threshold = reader.detector.score_threshold
     found = detections_by_threshold(tflite_detector(args.det_model or DEFAULT_DETECTOR), scenes,
                                     sorted({*DEFAULT_THRESHOLDS, card_threshold}))
@@ -91,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    for k, v in curve[best].items()}},
               "axis_aligned_ceiling": {k: round(v, 4) for k, v in ceiling.items()},
               "breakdown": breakdown,
+              "reported_by_height": by_height,
               "recall_48px_and_taller": round(recall_above(breakdown, 48), 4),
               "misread": misread,
               "recognition": {k: {m: round(v, 4) for m, v in s.items()} for k, s in rec.items()},
@@ -105,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{ceiling['hmean']:.3f}; plot {args.plot}")
     print("recall by word height: " + ", ".join(
         f"{b['min']}-{b['max']} px {b['recall']:.2f}" for b in breakdown["recall_by_height"]))
+    print("reported by word height (found / read): " + ", ".join(
+        f"{b['min']}-{b['max']} px {b['recall']:.2f} / {b['e2e_recall']:.2f}" for b in by_height))
+    edges = breakdown["edges"]
+    print(f"box edges (word heights inside the word, median): left {edges['median_left']:.2f} "
+          f"right {edges['median_right']:.2f} top {edges['median_top']:.2f} bottom "
+          f"{edges['median_bottom']:.2f}; found words cut > 0.25 at left or right: "
+          f"{edges['cut_either']:.1%} (left {edges['cut_left']:.1%}, right "
+          f"{edges['cut_right']:.1%})")
     print("unmatched boxes: {partial:.0%} fragments or merges, {background:.0%} background"
           .format(**breakdown["boxes"]))
     for name, m in misread.items():

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3  # noqa: F401  (see below)
 from typing import TYPE_CHECKING
+
+# The video library needs SQLite's FTS5. TensorFlow (loaded by Keras) carries its own SQLite
+# without FTS5, and a `sqlite3` imported after it binds to that one ("no such module: fts5");
+# importing the standard one first keeps Python's own in a process that also trains.
 
 # FFmpeg inside OpenCV prints its own warnings for a corrupt or truncated video; engocr says
 # what went wrong in one line instead (ENGOCR_DEBUG=1 shows theirs). OpenCV reads this when it

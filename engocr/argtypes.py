@@ -49,7 +49,20 @@ def _parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-SIZE = checked(_parse_size, lambda wh: min(wh) > 0, "WIDTHxHEIGHT such as 640x480")
+# Frame sizes up to 8K UHD either way round: larger ones only fail deeper down (OpenCV).
+MAX_SIZE = (7680, 4320)
+MAX_THREADS = 256  # far above any CPU's cores: more only fails in the interpreter
+
+
+def _size_ok(wh: tuple[int, int]) -> bool:
+    return min(wh) > 0 and max(wh) <= MAX_SIZE[0] and min(wh) <= MAX_SIZE[1]
+
+
+SIZE = checked(_parse_size, _size_ok,
+               f"WIDTHxHEIGHT such as 640x480, at most {MAX_SIZE[0]}x{MAX_SIZE[1]}")
 POSITIVE = checked(int, lambda v: v >= 1, "a whole number >= 1")
+THREADS = checked(int, lambda v: 1 <= v <= MAX_THREADS, f"a whole number from 1 to {MAX_THREADS}")
 FRACTION = checked(float, lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1")
 SIDE = checked(int, lambda v: v >= 32, "a number of pixels >= 32")
+COARSE_SIDE = checked(int, lambda v: v == 0 or 64 <= v <= 4096,
+                      "0 (off) or a number of pixels from 64 to 4096")

@@ -4,15 +4,28 @@ and a non-zero exit code, never a traceback."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 from pathlib import Path
 
 from engocr import __version__
-from engocr.argtypes import FRACTION, POSITIVE, SIDE, SIZE, Parser, checked
+from engocr.argtypes import (
+    COARSE_SIDE,
+    FRACTION,
+    POSITIVE,
+    SIDE,
+    SIZE,
+    THREADS,
+    Parser,
+    checked,
+)
 from engocr.errors import EngocrError, InputError, OutputError
 from engocr.train.data.paths import DATA_ENV
+
+# An output device that is full (or over quota, or a file over its size limit).
+FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 # What the training extra brings: a command that needs one of these says so in one line.
 TRAINING_MODULES = {"tensorflow", "keras", "tf_keras", "PIL", "tqdm"}
@@ -30,13 +43,16 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("models")
     g.add_argument("--det-model", type=Path, help="detector .tflite (default: the shipped one)")
     g.add_argument("--rec-model", type=Path, help="recognizer .tflite (default: shipped)")
-    g.add_argument("--threads", type=POSITIVE, default=None,
+    g.add_argument("--threads", type=THREADS, default=None,
                    help="inference threads (default: all)")
     g.add_argument("--score", type=FRACTION, default=None,
                    help="detection score threshold, 0-1 (default: the detector card's)")
     g.add_argument("--det-size", type=SIDE, default=None, metavar="PIXELS",
                    help="longest side the detector sees (default: the model card's); larger "
                         "finds smaller words, slower")
+    g.add_argument("--coarse-side", type=COARSE_SIDE, default=None, metavar="PIXELS",
+                   help="longest side of the detector's second, coarse pass, which finds "
+                        "words too large for the first (default: the model card's; 0: off)")
     g.add_argument("--min-conf", type=FRACTION, default=None,
                    help="drop readings whose confidence (0-1) is below this (default: the "
                         "recognizer card's; 0 keeps every reading)")
@@ -121,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     p.set_defaults(func=cmd_bench)
 
+    from engocr.library.cli import add_parsers as add_library_parsers
+
+    add_library_parsers(sub, _model_args)
     from engocr.train.cli import add_parsers  # imports nothing of TensorFlow until run
 
     add_parsers(sub)
@@ -144,11 +163,18 @@ def make_reader(args):
 
     return Reader(args.det_model, args.rec_model, threads=args.threads,
                   score_threshold=args.score, min_conf=args.min_conf, det_size=args.det_size,
-                  lexicon=not args.no_lexicon, words=tuple(args.words))
+                  coarse_side=args.coarse_side, lexicon=not args.no_lexicon,
+                  words=tuple(args.words))
 
 
 def _tracked(args) -> bool:
     return hasattr(args, "no_track") and not args.no_track
+
+
+def _output_paths(args) -> list[Path]:
+    """Every output file the command line names."""
+    names = ("output", "jsonl", "srt", "vtt", "txt")
+    return [Path(getattr(args, n)) for n in names if getattr(args, n, None)]
 
 
 def make_sinks(args, fps: float) -> list:
@@ -160,8 +186,11 @@ def make_sinks(args, fps: float) -> list:
         TextSink,
         TrackTranscriptSink,
         VideoSink,
+        check_outputs,
     )
 
+    check_outputs(_output_paths(args), [Path(args.input)] if getattr(args, "input", None)
+                  else [])
     tracked = _tracked(args)
     frame_s = getattr(args, "stride", 1) / fps  # the time one processed frame covers
     sinks = []
@@ -179,7 +208,7 @@ def make_sinks(args, fps: float) -> list:
                              SubtitleSink(path, fmt, frame_s))
     except EngocrError:
         for s in sinks:
-            s.close()
+            s.abort()
         raise
     return sinks
 
@@ -188,37 +217,69 @@ def _process(reader):
     return lambda frame: reader.read(frame.image, frame.index, frame.time_s)
 
 
+def _image_names(sources: list) -> dict[Path, str]:
+    """Each image's name, relative to the common parent of all images given, so that a/x.jpg
+    and b/x.jpg stay apart in the JSON and in the annotated copies."""
+    paths = [p for _, source in sources for p in getattr(source, "paths", [])]
+    if not paths:
+        return {}
+    base = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
+    return {p: Path(os.path.relpath(os.path.abspath(p), base)).as_posix() for p in paths}
+
+
+def _annotated_path(folder: Path, name: str) -> Path:
+    """`x.jpg` is annotated into `x.engocr.jpg`: never the name of the image it shows."""
+    rel = Path(name)
+    return folder / rel.parent / f"{rel.stem}.engocr{rel.suffix or '.png'}"
+
+
+def _write_annotated(target: Path, image) -> None:
+    import cv2
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{target.parent}: cannot write ({exc.strerror or exc})") from None
+    if not cv2.imwrite(str(target), image):
+        raise OutputError(f"{target}: could not write the annotated image")
+
+
 def cmd_image(args) -> int:
     from engocr.realtime.overlay import draw_result
-    from engocr.realtime.sinks import prepare_folder
+    from engocr.realtime.sinks import check_outputs, prepare_folder
     from engocr.realtime.sources import open_source
 
-    if args.annotate:
-        prepare_folder(args.annotate)
-    reader = make_reader(args)
     out, failed = [], []
 
     def report(exc: InputError) -> None:
         failed.append(exc)
         print(f"engocr: error: {exc}", file=sys.stderr)
 
+    sources = []
     for spec in args.inputs:
         try:
-            source = open_source(spec)
+            sources.append((spec, open_source(spec)))
+        except InputError as exc:
+            report(exc)
+    names = _image_names(sources)
+    if args.annotate:
+        targets = dict.fromkeys(_annotated_path(args.annotate, n) for n in names.values())
+        check_outputs([args.annotate, *targets], list(names))
+        prepare_folder(args.annotate)
+    reader = make_reader(args)
+    for spec, source in sources:
+        try:
             source.on_error = report  # a bad image in a folder does not stop the others
+            paths = getattr(source, "paths", None)
             for frame in source:
                 result = reader.read(frame.image)
-                name = frame.name or spec
+                name = names[paths[frame.index]] if paths else frame.name or spec
                 out.append({"image": name, "words": [w.to_dict() for w in result.words]})
                 if not args.json:
                     print(f"{name}: {result.text or '(no text found)'}")
                 if args.annotate:
-                    import cv2
-
-                    target = args.annotate / Path(name).name
-                    if not cv2.imwrite(str(target), draw_result(frame.image, result,
-                                                                show_stats=False)):
-                        raise OutputError(f"{target}: could not write the annotated image")
+                    _write_annotated(_annotated_path(args.annotate, name),
+                                     draw_result(frame.image, result, show_stats=False))
         except InputError as exc:
             report(exc)
     if args.json:
@@ -282,6 +343,9 @@ def cmd_demo(args) -> int:
     sinks = make_sinks(args, source.fps)
     window = Window() if args.window else None
     stats = run(source, _process(reader), sinks, window=window, keep_results=True)
+    if stats.interrupted:  # like every long command: said, and exit 130
+        print(f"{stats.frames} frames in {stats.seconds:.1f} s, interrupted", file=sys.stderr)
+        return 130
     seen: dict[str, int] = {}
     for result in stats.results:
         for word in result.words:
@@ -310,6 +374,16 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -318,7 +392,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     data_root = os.environ.get(DATA_ENV)  # `--data` sets it for the command's worker processes
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a full disk or a closed pipe fails here, not at exit
+        return code
+    except BrokenPipeError:  # `engocr ... | head`: the reader has all it wanted
+        _silence_stdout()
+        return 141
+    except OSError as exc:
+        if exc.errno not in FULL_ERRNOS:
+            raise
+        _silence_stdout()
+        print(f"engocr: error: writing output failed: {exc.strerror}", file=sys.stderr)
+        return OutputError.exit_code
     except EngocrError as exc:
         print(f"engocr: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -354,6 +439,7 @@ def cam_main(argv: list[str] | None = None) -> int:
         print(f"engocr-cam: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        print("engocr-cam: interrupted", file=sys.stderr)
         return 130
 
 

@@ -198,7 +198,7 @@ def test_outputs_create_missing_folders(models, tmp_path):
     img = tmp_path / "a.png"
     cv2.imwrite(str(img), np.zeros((40, 40, 3), np.uint8))
     assert main(["image", str(img), "--annotate", str(tmp_path / "new" / "dir"), *models]) == 0
-    assert (tmp_path / "new" / "dir" / "a.png").exists()
+    assert (tmp_path / "new" / "dir" / "a.engocr.png").exists()
     src = write_video(tmp_path / "in.mp4", frames=3)
     assert main(["video", str(src), "--jsonl", str(tmp_path / "x" / "a.jsonl"), *models]) == 0
     assert (tmp_path / "x" / "a.jsonl").exists()

@@ -34,6 +34,11 @@ class ModelCard:
     # (input_width x input_height is then its nominal size); 0: always input_width x height.
     max_side: int = 0
     xy_scale: float = 1.0  # box centre range per cell (see DetectorConfig.xy_scale)
+    # > 0: a second, coarse pass at this longest side finds words too large for the fine pass
+    # (realtime/multiscale.py); its boxes under `coarse_min_height` pixels of the coarse input
+    # are left to the fine pass. Chosen on validation by the export; 0: one pass.
+    coarse_side: int = 0
+    coarse_min_height: float = 0.0
     # Margins of the crop cut for the recognizer around each box, x box height (left/right and
     # top/bottom), chosen on training images by what the recognizer reads (export det).
     crop_pad_x: float = 0.12

@@ -12,6 +12,7 @@ from engocr.preprocess import detector_input_size, letterbox
 from engocr.realtime.card import ModelCard, check_card
 from engocr.realtime.engine import TFLiteEngine
 from engocr.realtime.kernels import yolo_postprocess
+from engocr.realtime.multiscale import merge_passes
 
 
 class YoloPredictor:
@@ -41,12 +42,15 @@ class YoloPredictor:
             timings["nms"] = timings.get("nms", 0) + (t3 - t2) * 1000
         return boxes, scores
 
-    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, int, int]]:
-        """The model input (1, h, w, 3) and where the frame sits in it (scale, dx, dy)."""
-        inp, scale, dx, dy = letterbox(frame, *self.input_size(frame.shape))
+    def preprocess(self, frame: np.ndarray, side: int | None = None
+                   ) -> tuple[np.ndarray, tuple[float, int, int]]:
+        """The model input (1, h, w, 3) and where the frame sits in it (scale, dx, dy); at
+        longest side `side` where the model takes any size (default: its own)."""
+        inp, scale, dx, dy = letterbox(frame, *self.input_size(frame.shape, side))
         return inp[None].astype(np.float32), (scale, dx, dy)
 
-    def input_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+    def input_size(self, frame_shape: tuple[int, ...], side: int | None = None
+                   ) -> tuple[int, int]:
         """(w, h) the frame is fed at."""
         raise NotImplementedError
 
@@ -76,9 +80,14 @@ class TextDetector(YoloPredictor):
     """Finds word boxes in BGR frames with an exported (TFLite) detector."""
 
     def __init__(self, engine: TFLiteEngine, card: ModelCard,
-                 score_threshold: float | None = None, max_side: int | None = None) -> None:
+                 score_threshold: float | None = None, max_side: int | None = None,
+                 coarse_side: int | None = None) -> None:
+        """`max_side`, `coarse_side`: the fine and coarse passes' longest sides (default: the
+        card's; `coarse_side` 0 runs the fine pass alone)."""
         self.max_side = max_side or card.max_side
         self.free_size = bool(getattr(engine, "free_size", False) and self.max_side)
+        self.coarse_side = (card.coarse_side if coarse_side is None else coarse_side) \
+            if self.free_size else 0
         if self.free_size:
             engine.resize_input((1, card.input_height, card.input_width, 3))
         check_detector(engine, card)
@@ -93,17 +102,45 @@ class TextDetector(YoloPredictor):
         self.order = sorted(range(len(engine.outputs)),
                             key=lambda i: -engine.output_shapes[i][1])
 
+    def __call__(self, frame: np.ndarray, timings: dict | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """The fine pass, and where the frame is well above the coarse side, the coarse pass
+        merged in (its cost is in the same `detect` / `nms` timings)."""
+        fine = super().__call__(frame, timings)
+        if not self.uses_coarse(frame.shape):
+            return fine
+        t0 = time.perf_counter()
+        x, placement = self.preprocess(frame, self.coarse_side)
+        t1 = time.perf_counter()
+        raws = self.infer(x)
+        t2 = time.perf_counter()
+        coarse = self.postprocess(raws, placement, frame.shape)
+        merged = merge_passes(fine, coarse, self.card.coarse_min_height / placement[0])
+        t3 = time.perf_counter()
+        if timings is not None:
+            timings["det_pre"] += (t1 - t0) * 1000
+            timings["detect"] += (t2 - t1) * 1000
+            timings["nms"] += (t3 - t2) * 1000
+        return merged
+
+    def uses_coarse(self, frame_shape: tuple[int, ...]) -> bool:
+        """A coarse pass pays where it sees the frame at most two thirds as large as the fine
+        pass does."""
+        fine_side = min(self.max_side, max(frame_shape[:2]))
+        return bool(self.coarse_side) and self.coarse_side * 1.5 <= fine_side
+
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
         outs = self.engine.run(x)
         n_anchors = self.anchors.shape[1]
         return [outs[i][0].reshape(outs[i].shape[1], outs[i].shape[2], n_anchors, 5)
                 for i in self.order]
 
-    def input_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+    def input_size(self, frame_shape: tuple[int, ...], side: int | None = None
+                   ) -> tuple[int, int]:
         """(w, h) the frame is fed at: its own aspect for a free-size model, else the card's."""
         if not self.free_size:
             return self.size
-        return detector_input_size(frame_shape[1], frame_shape[0], self.max_side)
+        return detector_input_size(frame_shape[1], frame_shape[0], side or self.max_side)
 
 
 def check_detector(engine: TFLiteEngine, card: ModelCard) -> None:

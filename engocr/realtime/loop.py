@@ -1,11 +1,15 @@
 """The frame loop: source -> reader -> overlay -> sinks (and window), with per-stage timing.
-Sinks are closed on every exit path (end of stream, broken stream, Ctrl-C, `q` in the window)."""
+Sinks are closed on every exit path (end of stream, broken stream, Ctrl-C, `q` in the window),
+and dropped when not one frame came through."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +111,47 @@ class Progress:
             sys.stderr.write("\n")
 
 
+@contextmanager
+def deferred_interrupt():
+    """Hold a Ctrl-C that comes while outputs are written until they are: raised inside the
+    encoder's pipe it would stop the encoder mid-file and leave a video without frames."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None
+                      else previous)
+        if caught:
+            raise KeyboardInterrupt
+
+
+def _write(sinks: list[Sink], result: FrameResult, annotated: np.ndarray | None) -> None:
+    with deferred_interrupt():
+        for sink in sinks:
+            try:
+                sink.write(result, annotated)
+            except OSError as exc:
+                raise OutputError(f"writing output failed: {exc.strerror or exc}") from None
+
+
+def _close(sinks: list[Sink], keep: bool) -> list[OutputError]:
+    """Close (or, when nothing came through, drop) every sink; the errors they gave."""
+    errors = []
+    with deferred_interrupt():
+        for sink in sinks:
+            try:
+                sink.close() if keep else sink.abort()
+            except OutputError as exc:
+                errors.append(exc)
+            except OSError as exc:  # a full disk can also fail the final flush
+                errors.append(OutputError(f"closing output failed: {exc.strerror or exc}"))
+    return errors
+
+
 def run(source: Source, process, sinks: list[Sink], window: Window | None = None,
         annotate: bool = True, keep_results: bool = False, progress: bool = False,
         max_frames: int | None = None) -> RunStats:
@@ -129,11 +174,7 @@ def run(source: Source, process, sinks: list[Sink], window: Window | None = None
             annotated = draw_result(frame.image, result, ema_fps) if annotate else None
             t2 = time.perf_counter()
             result.timings["overlay"] = (t2 - t1) * 1000
-            for sink in sinks:
-                try:
-                    sink.write(result, annotated)
-                except OSError as exc:
-                    raise OutputError(f"writing output failed: {exc.strerror or exc}") from None
+            _write(sinks, result, annotated)
             result.timings["write"] = (time.perf_counter() - t2) * 1000
             if keep_results:
                 stats.results.append(result)
@@ -148,17 +189,13 @@ def run(source: Source, process, sinks: list[Sink], window: Window | None = None
     finally:
         stats.seconds = time.perf_counter() - start
         bar.done()
-        errors = []
-        for sink in sinks:
-            try:
-                sink.close()
-            except OutputError as exc:
-                errors.append(exc)
-            except OSError as exc:  # a full disk can also fail the final flush
-                errors.append(OutputError(f"closing output failed: {exc.strerror or exc}"))
-        source.close()
-        if window is not None:
-            window.close()
+        # No frame came through: drop the outputs, existing files stay as they were.
+        try:
+            errors = _close(sinks, keep=stats.frames > 0)
+        finally:
+            source.close()
+            if window is not None:
+                window.close()
         if errors:
             raise errors[0]
     return stats

@@ -55,12 +55,15 @@ class Reader:
     def __init__(self, det_model: str | Path | None = None, rec_model: str | Path | None = None,
                  threads: int | None = None, score_threshold: float | None = None,
                  min_conf: float | None = None, max_batch: int = 16, det_size: int | None = None,
-                 lexicon: bool = True, words: tuple[str | Path, ...] = ()) -> None:
+                 lexicon: bool = True, words: tuple[str | Path, ...] = (),
+                 coarse_side: int | None = None) -> None:
         """`lexicon`: correct non-word readings from the shipped English word list (when the
-        recognizer's card chose a margin); `words`: files of more words for it (one a line)."""
+        recognizer's card chose a margin); `words`: files of more words for it (one a line);
+        `det_size`, `coarse_side`: the detector's fine and coarse passes' longest sides
+        (default: its card's; `coarse_side` 0 turns the coarse pass off)."""
         det_engine, det_card = load_model(det_model or DEFAULT_DETECTOR, threads)
         rec_engine, rec_card = load_model(rec_model or DEFAULT_RECOGNIZER, threads)
-        self._attach(TextDetector(det_engine, det_card, score_threshold, det_size),
+        self._attach(TextDetector(det_engine, det_card, score_threshold, det_size, coarse_side),
                      TextRecognizer(rec_engine, rec_card, max_batch=max_batch,
                                     lexicon=card_lexicon(rec_card, lexicon, tuple(words))),
                      min_conf)

@@ -3,6 +3,8 @@ video, JSON Lines, SRT and WebVTT subtitles, plain-text transcript."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,24 +16,73 @@ from engocr.charset import edit_distance, protocol_text
 from engocr.errors import OutputError
 from engocr.realtime.results import FrameResult
 
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi")
 
-def prepare_output(path: str | Path) -> Path:
-    """Make sure an output file can be written before the first frame is read: its folder is
-    created, the file opened once for writing."""
-    path = Path(path)
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two spellings name one file: relative paths, `./`, symlinks and hard links."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab"):
-            pass
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    return path
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
+    """Refuse, before anything is written, an output that is an input or another output:
+    writing it would destroy the input (or one output would overwrite the other)."""
+    for i, out in enumerate(outputs):
+        for source in inputs:
+            if os.path.exists(source) and same_file(out, source):
+                raise OutputError(f"{out}: this output is the input {source}; refusing to "
+                                  "overwrite it")
+        for other in outputs[:i]:
+            if same_file(out, other):
+                raise OutputError(f"{out}: given as two outputs ({other})")
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+class PartFile:
+    """An output written under a temporary name beside its target and moved into place
+    (`os.replace`) when the run ends, so a run that fails to start leaves an existing file as
+    it was, and a file being read by someone is never half old, half new."""
+
+    def __init__(self, path: str | Path, suffix: str = "") -> None:
+        self.path = Path(path)
+        _check_writable(self.path)
+        self.direct = self.path.exists() and not self.path.is_file()
+        if self.direct:  # a device or a pipe (/dev/null): written as it is
+            self.part = self.path
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=f".part{suffix}",
+                                        dir=self.path.parent)
+            os.close(fd)
+            os.chmod(name, _default_mode())
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+        self.part = Path(name)
+
+    def commit(self) -> None:
+        if self.direct:
+            return
+        try:
+            os.replace(self.part, self.path)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+
+    def discard(self) -> None:
+        if not self.direct:
+            self.part.unlink(missing_ok=True)
 
 
 def prepare_folder(folder: str | Path) -> Path:
     """An output folder, created if missing and checked by writing a file into it."""
-    import tempfile
-
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -43,12 +94,51 @@ def prepare_folder(folder: str | Path) -> Path:
     return folder
 
 
-def _open_text(path: Path):
-    path = prepare_output(path)
-    try:
-        return open(path, "w", encoding="utf-8", buffering=1)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+def _check_writable(path: Path) -> None:
+    """Raise OutputError unless `path` can be written; creates its folder, touches no file."""
+    if path.is_dir():
+        raise OutputError(f"{path}: cannot write (is a folder)")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError(f"{path}: cannot write (Permission denied)")
+    if not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path.parent):
+                pass
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+class TextOutput:
+    """A text output checked when made but opened (and an existing file emptied) only at its
+    first line, once a frame has come through; then flushed line by line, so the file can be
+    read while the run goes on and a broken run keeps what it wrote."""
+
+    def __init__(self, path: Path, header: str = "") -> None:
+        self.path, self.header, self.handle = Path(path), header, None
+        _check_writable(self.path)
+
+    def _start(self) -> None:
+        try:
+            self.handle = open(self.path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self.handle.write(self.header)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+
+    def write(self, text: str) -> None:
+        if self.handle is None:
+            self._start()
+        self.handle.write(text)
+
+    def close(self) -> None:
+        if self.handle is None:
+            self._start()
+        self.handle.close()
+
+    def abort(self) -> None:
+        """Nothing written yet: the file stays as it was (written: it keeps its lines)."""
+        if self.handle is not None:
+            self.handle.close()
 
 
 class Sink:
@@ -58,20 +148,27 @@ class Sink:
         raise NotImplementedError
 
     def close(self) -> None:
-        pass
+        """End the output and put it in place (also after Ctrl-C: a partial run keeps it)."""
+
+    def abort(self) -> None:
+        """Drop the output: the run produced nothing, so an existing file stays as it was."""
+        self.close()
 
 
 class JsonlSink(Sink):
     """One JSON object per frame, flushed line by line."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self.handle = path, _open_text(path)
+        self.path, self.handle = path, TextOutput(path)
 
     def write(self, result: FrameResult, annotated=None) -> None:
         self.handle.write(result.to_json() + "\n")
 
     def close(self) -> None:
         self.handle.close()
+
+    def abort(self) -> None:
+        self.handle.abort()
 
 
 def _stamp(seconds: float, sep: str) -> str:
@@ -89,9 +186,8 @@ class CueWriter:
     def __init__(self, path: Path, fmt: str) -> None:
         if fmt not in ("srt", "vtt", "txt"):
             raise ValueError(fmt)
-        self.fmt, self.handle, self.count = fmt, _open_text(path), 0
-        if fmt == "vtt":
-            self.handle.write("WEBVTT\n\n")
+        self.fmt, self.count = fmt, 0
+        self.handle = TextOutput(path, header="WEBVTT\n\n" if fmt == "vtt" else "")
 
     def write(self, start: float, end: float, text: str) -> None:
         self.count += 1
@@ -104,6 +200,9 @@ class CueWriter:
 
     def close(self) -> None:
         self.handle.close()
+
+    def abort(self) -> None:
+        self.handle.abort()
 
 
 class SubtitleSink(Sink):
@@ -137,12 +236,15 @@ class SubtitleSink(Sink):
         self._flush(self.last_time + self.frame_s)
         self.cues.close()
 
+    def abort(self) -> None:
+        self.cues.abort()
+
 
 class TextSink(Sink):
     """Plain transcript: a timestamped line each time the text on screen changes."""
 
     def __init__(self, path: Path) -> None:
-        self.handle = _open_text(path)
+        self.handle = TextOutput(path)
         self.previous = ""
 
     def write(self, result: FrameResult, annotated=None) -> None:
@@ -153,6 +255,9 @@ class TextSink(Sink):
 
     def close(self) -> None:
         self.handle.close()
+
+    def abort(self) -> None:
+        self.handle.abort()
 
 
 @dataclass
@@ -243,25 +348,42 @@ class TrackTranscriptSink(Sink):
         self._write_ready(final=True)
         self.cues.close()
 
+    def abort(self) -> None:
+        self.cues.abort()
+
 
 class VideoSink(Sink):
-    """Annotated H.264 MP4 through imageio-ffmpeg (OpenCV's mp4v as the fallback)."""
+    """Annotated H.264 MP4 through imageio-ffmpeg (OpenCV's mp4v as the fallback), written
+    into a part file that is moved into place when the run ends. MP4 and MOV are fragmented,
+    so even a part file whose encoder was killed plays up to its last fragment."""
 
     def __init__(self, path: Path, fps: float) -> None:
-        self.path, self.fps = prepare_output(path), fps
+        path = Path(path)
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise OutputError(f"{path}: cannot open a video writer for this file type (use "
+                              f"{', '.join(VIDEO_SUFFIXES)})")
+        self.path, self.fps = path, fps
+        self.file = PartFile(path, suffix=path.suffix)
         self.writer = None
         self.cv_writer = None
 
     def _open(self, frame: np.ndarray) -> None:
+        target = str(self.file.part)
+        fragmented = self.path.suffix.lower() in (".mp4", ".m4v", ".mov")
+        # A fragment (playable on its own) starts at each keyframe, one every 2 s, and is
+        # written out at once.
+        params = ["-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+                  "-g", str(max(1, round(2 * self.fps))), "-flush_packets", "1"] \
+            if fragmented else None
         try:
             import imageio.v2 as iio
 
-            self.writer = iio.get_writer(str(self.path), format="FFMPEG", fps=self.fps,
+            self.writer = iio.get_writer(target, format="FFMPEG", fps=self.fps,
                                          codec="libx264", macro_block_size=2, quality=7,
-                                         ffmpeg_log_level="error")
+                                         ffmpeg_log_level="error", ffmpeg_params=params)
         except Exception:  # no ffmpeg binary: fall back to OpenCV's own encoder
             h, w = frame.shape[:2]
-            self.cv_writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
+            self.cv_writer = cv2.VideoWriter(target, cv2.VideoWriter_fourcc(*"mp4v"),
                                              self.fps, (w, h))
             if not self.cv_writer.isOpened():
                 raise OutputError(f"{self.path}: cannot open a video writer") from None
@@ -279,12 +401,33 @@ class VideoSink(Sink):
         except (OSError, BrokenPipeError, RuntimeError) as exc:
             raise OutputError(f"{self.path}: write failed ({exc})") from None
 
-    def close(self) -> None:
+    def _finish(self) -> bool:
+        """Close the encoder; whether it had written anything."""
+        wrote = self.writer is not None or self.cv_writer is not None
         if self.writer is not None:
+            writer, self.writer = self.writer, None
             try:
-                self.writer.close()
+                writer.close()
             except (OSError, BrokenPipeError, RuntimeError) as exc:
                 raise OutputError(f"{self.path}: could not finish the video ({exc})") from None
         if self.cv_writer is not None:
             self.cv_writer.release()
+            self.cv_writer = None
+        return wrote
 
+    def close(self) -> None:
+        try:
+            wrote = self._finish()
+        finally:
+            if not self.file.part.exists() or self.file.part.stat().st_size == 0:
+                wrote = False
+        if wrote:  # the part file (even a partial one) replaces the target
+            self.file.commit()
+        else:  # no frame: an existing file stays as it was
+            self.file.discard()
+
+    def abort(self) -> None:
+        try:
+            self._finish()
+        finally:
+            self.file.discard()

@@ -99,6 +99,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--init-from", type=Path, default=None,
                      help="a new run starts from this detector run's best weights and anchors "
                           "and skips the pretraining (e.g. to train for another --max-side)")
+    det.add_argument("--recipe", type=Path, default=None,
+                     help="JSON list of phases for a new run (default: the built-in recipe; a "
+                          "resumed run keeps its own recipe.json)")
     det.set_defaults(func=_train_det)
 
     add_export_parser(sub)
@@ -143,8 +146,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def add_export_parser(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("export", help="export a trained run to TFLite and ship it")
-    ex.add_argument("what", choices=["rec", "det"])
-    ex.add_argument("--run", type=Path, required=True, help="training run folder")
+    ex.add_argument("what", choices=["rec", "det", "coarse"],
+                    help="coarse: choose the detector's coarse pass again for --out (default: "
+                         "the shipped detector) on validation, and write it into its card")
+    ex.add_argument("--run", type=Path, default=None, help="training run folder (rec, det)")
     ex.add_argument("--weights", choices=["best", "last"], default="best",
                     help="the run's best (by validation) or last weights")
     ex.add_argument("--out", type=Path, default=None,
@@ -170,6 +175,13 @@ def _export(args: argparse.Namespace) -> int:
     from engocr.export.pipeline import export_detector, export_recognizer
     from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 
+    if args.what == "coarse":
+        from engocr.export.pipeline import rechoose_coarse
+
+        rechoose_coarse(args.out or DEFAULT_DETECTOR, args.data)
+        return 0
+    if args.run is None:
+        raise InputError(f"export {args.what} needs --run (the training run folder)")
     if args.what == "rec":
         out = args.out or DEFAULT_RECOGNIZER
         export_recognizer(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
@@ -272,6 +284,10 @@ def _train_det(args: argparse.Namespace) -> int:
                             pretrained=pretrained, **DET_LOSSES[args.loss])
     recipe = INIT_RECIPE if args.init_from else PRETRAINED_RECIPE if pretrained else \
         DEFAULT_RECIPE
+    if args.recipe is not None:
+        from engocr.train.loop import read_recipe
+
+        recipe = read_recipe(args.recipe)
     trainer = DetTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
                          init_from=args.init_from)

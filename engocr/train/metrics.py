@@ -131,6 +131,37 @@ HEIGHT_BINS = (0, 12, 20, 32, 48, 96, 10_000)  # word height in frame pixels
 TILT_DEGREES = 15  # a word whose top edge slopes more than this counts as tilted
 
 
+def height_bin(quad, bins=HEIGHT_BINS) -> int:
+    """The bin of `bins` that a word's bounding-box height falls in."""
+    import numpy as np
+
+    k = int(np.searchsorted(bins, np.ptp(np.asarray(quad, np.float32).reshape(4, 2)[:, 1]),
+                            side="right")) - 1
+    return min(max(k, 0), len(bins) - 2)
+
+
+def recall_by_height(predictions: list[list], ground_truth: list[list], bins=HEIGHT_BINS
+                     ) -> list[dict]:
+    """Per word-height bin: readable words, the share found (IoU > 0.5) and the share read
+    right end to end. `predictions[i]`: (quad, text) of what a system reports; `ground_truth`
+    as in `detection_scores`."""
+    n = len(bins) - 1
+    words, found, read = [0] * n, [0] * n, [0] * n
+    for preds, gts in zip(predictions, ground_truth, strict=True):
+        matcher = ImageMatcher([p[0] for p in preds], [g[0] for g in gts], [g[2] for g in gts])
+        matches, _, _ = matcher.match()
+        by_gt = {g: p for p, g in matches}
+        for g in matcher.readable:
+            k = height_bin(gts[g][0], bins)
+            words[k] += 1
+            if g in by_gt:
+                found[k] += 1
+                read[k] += e2e_text(preds[by_gt[g]][1]) == e2e_text(gts[g][1])
+    return [{"min": bins[k], "max": bins[k + 1], "words": words[k],
+             "recall": found[k] / words[k] if words[k] else 0.0,
+             "e2e_recall": read[k] / words[k] if words[k] else 0.0} for k in range(n)]
+
+
 def recall_above(breakdown: dict, height: float) -> float:
     """Recall of the words at least `height` frame pixels tall, from `detection_breakdown`."""
     bins = [b for b in breakdown["recall_by_height"] if b["min"] >= height]
@@ -153,15 +184,16 @@ def detection_breakdown(predictions: list[list], scores: list, ground_truth: lis
     found, total = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
     tilted, boxable = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
     hits = partial = background = 0
+    edges = []
     for preds, image_scores, gts in zip(predictions, scores, ground_truth, strict=True):
         matcher = ImageMatcher(preds, [g[0] for g in gts], [g[2] for g in gts])
         keep = {i for i, s in enumerate(image_scores) if s >= threshold}
         matches, _, _ = matcher.match(keep)
         matched = {g for _, g in matches}
+        edges += [edge_errors(preds[p], gts[g][0]) for p, g in matches]
         for g in matcher.readable:
             quad = np.asarray(gts[g][0], np.float32).reshape(4, 2)
-            k = int(np.searchsorted(bins, np.ptp(quad[:, 1]), side="right")) - 1
-            k = min(max(k, 0), len(total) - 1)
+            k = height_bin(quad, bins)
             total[k] += 1
             found[k] += g in matched
             dx, dy = quad[1] - quad[0]
@@ -182,4 +214,39 @@ def detection_breakdown(predictions: list[list], scores: list, ground_truth: lis
                               "boxable": float(boxable[k] / total[k]) if total[k] else 0.0}
                              for k in range(len(total))],
         "boxes": {"hit": hits / n, "partial": partial / n, "background": background / n},
+        "edges": edge_summary(edges),
     }
+
+
+# A box edge this far inside its word (in word heights, about half a letter) cuts a letter off.
+CUT_EDGE = 0.25
+
+
+def edge_errors(pred, gt) -> tuple[float, float, float, float]:
+    """How far each edge of a predicted box lies inside the word's bounding box (left, right,
+    top, bottom), in word heights: positive cuts into the word, negative leaves a margin."""
+    import numpy as np
+
+    p, g = np.asarray(pred, np.float32).reshape(-1, 2), np.asarray(gt, np.float32).reshape(-1, 2)
+    (px1, py1), (px2, py2) = p.min(0), p.max(0)
+    (gx1, gy1), (gx2, gy2) = g.min(0), g.max(0)
+    h = max(float(gy2 - gy1), 1.0)
+    return (float(px1 - gx1) / h, float(gx2 - px2) / h, float(py1 - gy1) / h,
+            float(gy2 - py2) / h)
+
+
+def edge_summary(edges: list[tuple[float, float, float, float]]) -> dict:
+    """Median edge error per side, and the share of found words whose left or right edge
+    (either) cuts more than `CUT_EDGE` word heights into the word."""
+    import numpy as np
+
+    if not edges:
+        return {"words": 0}
+    e = np.asarray(edges, np.float32)
+    out = {"words": len(e)}
+    for k, side in enumerate(("left", "right", "top", "bottom")):
+        out[f"median_{side}"] = float(np.median(e[:, k]))
+    out["cut_left"] = float((e[:, 0] > CUT_EDGE).mean())
+    out["cut_right"] = float((e[:, 1] > CUT_EDGE).mean())
+    out["cut_either"] = float(((e[:, 0] > CUT_EDGE) | (e[:, 1] > CUT_EDGE)).mean())
+    return out

@@ -89,13 +89,16 @@ class SynthCrops:
 
 
 class SynthScenes:
-    """Detector samples: frames with signs and labels, each word's quad exact."""
+    """Detector samples: frames with signs and labels, each word's quad exact. A share of them
+    (`closeup_p`) are close-ups: one to three short lines filling much of the frame, as a sign,
+    label or whiteboard held up to a webcam shows (the detector used to miss most of those)."""
 
     def __init__(self, seed: int = 0, size: tuple[int, int] = (640, 480),
-                 photo_p: float = 0.5, bank: PhotoBank | None = None):
+                 photo_p: float = 0.5, bank: PhotoBank | None = None, closeup_p: float = 0.3):
         self.seed = seed
         self.size = size
         self.photo_p = photo_p
+        self.closeup_p = closeup_p
         self.bank = bank if bank is not None else photo_bank()
 
     def _photo_scene(self, rng: np.random.Generator) -> tuple[np.ndarray, list[WordBox]]:
@@ -127,6 +130,8 @@ class SynthScenes:
     def __getitem__(self, index: int) -> SceneSample:
         rng = _rng(self.seed, index)
         w, h = self.size
+        if rng.random() < self.closeup_p:
+            return self._closeup(rng, index)
         if len(self.bank) and rng.random() < self.photo_p:
             scene, words = self._photo_scene(rng)
         else:
@@ -165,6 +170,43 @@ class SynthScenes:
             words.extend(WordBox(q, t) for q, t in zip(quads, block.texts, strict=True))
         scene = webcam_degrade(scene, rng, scale=1.0, strength=0.8)
         return SceneSample(words=words, image=scene, name=f"synth-scene-{index}")
+
+    def _closeup(self, rng: np.random.Generator, index: int) -> SceneSample:
+        w, h = self.size
+        scene = _background(rng, self.bank, h, w, 0.5)
+        words: list[WordBox] = []
+        made = _closeup_block(rng, w, h)
+        if made is not None:
+            block, matrix, ww, wh = made
+            x, y = int(rng.integers(0, w - ww + 1)), int(rng.integers(0, h - wh + 1))
+            region = scene[y:y + wh, x:x + ww].reshape(-1, 3).mean(0)
+            plate = rng.integers(0, 256, size=3).astype(np.float32) if rng.random() < 0.6 \
+                else None
+            colour = contrasting_colour(rng, plate if plate is not None else region)
+            shadow = tuple(int(v) for v in rng.integers(2, 6, 2)) if rng.random() < 0.15 \
+                else None
+            quads = composite(scene, block, matrix, (x, y), colour, plate, shadow)
+            words = [WordBox(q, t) for q, t in zip(quads, block.texts, strict=True)]
+        scene = webcam_degrade(scene, rng, scale=1.0, strength=0.8)
+        return SceneSample(words=words, image=scene, name=f"synth-closeup-{index}")
+
+
+def _closeup_block(rng: np.random.Generator, w: int, h: int):
+    """A block of one to three short lines whose text is 12-45% of the frame high, shrunk
+    until it fits the frame."""
+    n_lines = int(rng.choice([1, 1, 2, 2, 3]))
+    lines = [random_line(rng, int(rng.choice([1, 1, 2]))) for _ in range(n_lines)]
+    font = pick_font(rng)
+    size = int(h * np.exp(rng.uniform(np.log(0.12), np.log(0.45))) / n_lines ** 0.5)
+    for _ in range(6):
+        block = render_block(rng, lines, font, size)
+        ch, cw = block.ink.shape
+        matrix = random_warp(rng, cw, ch, max_angle=12.0, perspective=0.2)
+        ww, wh = _warped_size(matrix, cw, ch)
+        if ww < w and wh < h:
+            return block, matrix, ww, wh
+        size = int(size * 0.75)
+    return None
 
 
 def _poly_area(quad: np.ndarray) -> float:

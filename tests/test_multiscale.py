@@ -1,0 +1,106 @@
+"""Text at every distance: the coarse detector pass and its merge, close-up training scenes,
+whole-word training targets, and the edge and per-height scores the benchmarks report."""
+
+import numpy as np
+import pytest
+
+from engocr.realtime.detector import TextDetector
+from engocr.realtime.multiscale import merge_passes
+from engocr.realtime.reader import DEFAULT_DETECTOR, load_model
+from engocr.train.data.records import SceneSample, WordBox
+from engocr.train.det_data import scene_to_input
+from engocr.train.metrics import edge_errors, edge_summary, recall_by_height
+
+
+def _boxes(*rows):
+    return np.array(rows, np.float32).reshape(-1, 4)
+
+
+def test_merge_keeps_fine_and_adds_what_only_coarse_sees():
+    fine = (_boxes([10, 10, 60, 30], [100, 100, 140, 120]), np.array([0.9, 0.5], np.float32))
+    coarse = (_boxes([12, 11, 61, 31],        # the same word: the fine box stays
+                     [300, 50, 900, 350],    # a large word only the coarse pass found
+                     [500, 500, 520, 508]),  # too low for the coarse pass: left to the fine
+              np.array([0.8, 0.7, 0.95], np.float32))
+    boxes, scores = merge_passes(fine, coarse, min_coarse_height=16)
+    assert boxes.tolist() == [[10, 10, 60, 30], [300, 50, 900, 350], [100, 100, 140, 120]]
+    assert scores.tolist() == pytest.approx([0.9, 0.7, 0.5])
+
+
+def test_merge_with_an_empty_pass():
+    empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    coarse = (_boxes([0, 0, 300, 100]), np.array([0.6], np.float32))
+    assert merge_passes(empty, coarse, 16)[0].tolist() == [[0, 0, 300, 100]]
+    assert len(merge_passes(coarse, empty, 16)[0]) == 1
+
+
+def _frame_with_large_word():
+    import cv2
+
+    frame = np.full((720, 1280, 3), 235, np.uint8)
+    cv2.putText(frame, "OPEN", (200, 520), cv2.FONT_HERSHEY_DUPLEX, 12, (20, 20, 20), 30)
+    return frame
+
+
+def test_coarse_pass_runs_only_where_it_sees_the_frame_smaller():
+    engine, card = load_model(DEFAULT_DETECTOR, 1)
+    one = TextDetector(engine, card, coarse_side=0)
+    assert not one.uses_coarse((720, 1280, 3))
+    engine, card = load_model(DEFAULT_DETECTOR, 1)
+    two = TextDetector(engine, card, coarse_side=384)
+    assert two.uses_coarse((720, 1280, 3)) and two.uses_coarse((480, 640, 3))
+    assert not two.uses_coarse((300, 400, 3))  # the fine pass sees it at 400 already
+    frame = _frame_with_large_word()
+    t_one, t_two = {}, {}
+    fine = one(frame, t_one)
+    both = two(frame, t_two)
+    assert len(both[0]) >= len(fine[0])
+    assert set(t_two) == set(t_one)  # the coarse pass is timed in the same stages
+    assert (both[0][:, 2:] <= [1280, 720]).all() and (both[0] >= 0).all()
+
+
+def test_whole_words_only_are_training_positives():
+    image = np.full((400, 600, 3), 200, np.uint8)
+    words = [WordBox(np.array([[10, 10], [590, 10], [590, 60], [10, 60]], np.float32), "LONG"),
+             WordBox(np.array([[20, 200], [80, 200], [80, 230], [20, 230]], np.float32), "a")]
+    scene = SceneSample(words=words, image=image, name="t")
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        _, boxes, dontcare = scene_to_input(scene, (300, 300), rng, 600)
+        heights = boxes[:, 3] - boxes[:, 1]
+        widths = boxes[:, 2] - boxes[:, 0]
+        # A positive is a whole word: the long word only when all of it is in the window.
+        for w, h in zip(widths, heights, strict=True):
+            assert w / h < 7 or w / h == pytest.approx(580 / 50, rel=0.08)
+
+
+def test_closeup_scenes_have_large_words():
+    from engocr.train.data.backgrounds import PhotoBank
+    from engocr.train.data.fonts import find_fonts
+    from engocr.train.data.synth import SynthScenes
+
+    if not find_fonts():
+        pytest.skip("no fonts: run scripts/setup_train.sh")
+    gen = SynthScenes(seed=1, bank=PhotoBank(root="/nonexistent"), closeup_p=1.0)
+    heights = [np.ptp(w.quad[:, 1]) for i in range(12) for w in gen[i].words]
+    assert heights and np.median(heights) > 0.08 * 480
+    assert all("closeup" in gen[i].name for i in range(3))
+
+
+def test_edge_errors_in_word_heights():
+    word = [[0, 0], [100, 0], [100, 20], [0, 20]]
+    cut = [[10, 0], [95, 0], [95, 20], [10, 20]]  # half a height cut off the left
+    left, right, top, bottom = edge_errors(cut, word)
+    assert (left, right, top, bottom) == pytest.approx((0.5, 0.25, 0, 0))
+    summary = edge_summary([edge_errors(cut, word), edge_errors(word, word)])
+    assert summary["cut_left"] == 0.5 and summary["cut_right"] == 0 and summary["words"] == 2
+
+
+def test_recall_by_height_counts_found_and_read():
+    small = [[0, 0], [40, 0], [40, 15], [0, 15]]
+    large = [[0, 100], [400, 100], [400, 200], [0, 200]]
+    truth = [[(small, "cat", False), (large, "Sign", False)]]
+    bins = recall_by_height([[(small, "cat"), (large, "sing")]], truth)
+    by_min = {b["min"]: b for b in bins if b["words"]}
+    assert by_min[12]["recall"] == 1 and by_min[12]["e2e_recall"] == 1
+    assert by_min[96]["recall"] == 1 and by_min[96]["e2e_recall"] == 0
