@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from engocr.errors import ModelError
-from engocr.preprocess import detector_input_size, letterbox
+from engocr.preprocess import detector_input_size, letterbox, letterbox_params
 from engocr.realtime.card import ModelCard, check_card
 from engocr.realtime.engine import TFLiteEngine
 from engocr.realtime.kernels import yolo_postprocess
@@ -29,8 +29,14 @@ class YoloPredictor:
     def __call__(self, frame: np.ndarray, timings: dict | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (n, 4: x1 y1 x2 y2, frame pixels, clipped) and scores, best first."""
+        return self.detect_at(frame, None, timings)
+
+    def detect_at(self, frame: np.ndarray, side: int | None, timings: dict | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """One pass at longest side `side` (None: the model's own), its stages added to
+        `timings`."""
         t0 = time.perf_counter()
-        x, placement = self.preprocess(frame)
+        x, placement = self.preprocess(frame, side)
         t1 = time.perf_counter()
         raws = self.infer(x)
         t2 = time.perf_counter()
@@ -106,21 +112,17 @@ class TextDetector(YoloPredictor):
                  ) -> tuple[np.ndarray, np.ndarray]:
         """The fine pass, and where the frame is well above the coarse side, the coarse pass
         merged in (its cost is in the same `detect` / `nms` timings)."""
-        fine = super().__call__(frame, timings)
+        fine = self.detect_at(frame, None, timings)
         if not self.uses_coarse(frame.shape):
             return fine
+        coarse = self.detect_at(frame, self.coarse_side, timings)
         t0 = time.perf_counter()
-        x, placement = self.preprocess(frame, self.coarse_side)
-        t1 = time.perf_counter()
-        raws = self.infer(x)
-        t2 = time.perf_counter()
-        coarse = self.postprocess(raws, placement, frame.shape)
-        merged = merge_passes(fine, coarse, self.card.coarse_min_height / placement[0])
-        t3 = time.perf_counter()
+        # The minimum height is in coarse-input pixels: the scale letterbox fed that pass at.
+        h, w = frame.shape[:2]
+        scale = letterbox_params(w, h, *self.input_size(frame.shape, self.coarse_side))[0]
+        merged = merge_passes(fine, coarse, self.card.coarse_min_height / scale)
         if timings is not None:
-            timings["det_pre"] += (t1 - t0) * 1000
-            timings["detect"] += (t2 - t1) * 1000
-            timings["nms"] += (t3 - t2) * 1000
+            timings["nms"] += (time.perf_counter() - t0) * 1000
         return merged
 
     def uses_coarse(self, frame_shape: tuple[int, ...]) -> bool:
