@@ -237,6 +237,64 @@ def train_backends_section(data: dict) -> str:
     return "\n".join(lines)
 
 
+def library_section(data: dict) -> str:
+    m = data["machine"]
+    lines = [_measured(data) + f" on {m['cpu']}, {m['cores']} cores."]
+    if "index" in data:
+        v = data["videos"]
+        lines += ["", f"Indexing {v['count']} videos of {v['seconds_each']:g} s ({v['size']}, "
+                  f"{v['fps']} fps, the demo scene), wall time from the call, Reader start-up "
+                  "included:", "",
+                  "| engine | workers | frames/s | hours of video per hour | wall s |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['engine']} | {r['workers']} | {r['fps']:.1f} | "
+                  f"{r['video_hours_per_hour']:.1f} | {r['wall_s']:.1f} |" for r in data["index"]]
+    if "engines" in data:
+        lines += ["", "Engines on this machine, 2 worker processes, no-op tasks:", "",
+                  "| engine | cluster start s | ms a task (batch) | round trip ms | "
+                  "installed MB |", "|---|---|---|---|---|"]
+        lines += [f"| {r['engine']} {r['version']} | {r['startup_s']:.2f} | "
+                  f"{r['batch_ms_per_task']:.2f} | {r['round_trip_ms_median']:.2f} | "
+                  f"{r['installed_mb']} |" for r in data["engines"] if "skipped" not in r]
+    if "search" in data:
+        s = data["search"]
+        lines += ["", f"Search over {s['rows']:,} generated rows (one word each, by frequency "
+                  "in English), 20 hits a query:", "",
+                  "| query | median ms | p95 ms | example |", "|---|---|---|---|"]
+        lines += [f"| {kind} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} | `{r['example']}` |"
+                  for kind, r in s["kinds"].items()]
+    return "\n".join(lines)
+
+
+def closeups_section(data: dict) -> str:
+    lines = [_measured(data) + "."]
+    if "closeups" in data:
+        c = data["closeups"]
+        bins = c["by_height"]
+        lines += ["", f"{c['windows']} close-ups (640x480 windows of ic15 validation photos, "
+                  "a word 10-40% of the frame high), default settings:", "",
+                  "| figure | value | target |", "|---|---|---|",
+                  f"| detection P / R / H | {c['precision']:.3f} / {c['recall']:.3f} / "
+                  f"{c['hmean']:.3f} | |",
+                  f"| end-to-end P / R / F | {c['e2e_precision']:.3f} / {c['e2e_recall']:.3f} "
+                  f"/ **{c['e2e_hmean']:.3f}** | F >= 0.55 |", "",
+                  "| word height | " + " | ".join(
+                      f"{b['min']}-{b['max']} px" if b["max"] < 10_000 else f">= {b['min']} px"
+                      for b in bins) + " |",
+                  "|---" * (len(bins) + 1) + "|",
+                  "| words | " + " | ".join(str(b["words"]) for b in bins) + " |",
+                  "| recall | " + " | ".join(f"{b['recall']:.2f}" for b in bins) + " |",
+                  "| read end to end | " + " | ".join(f"{b['e2e_recall']:.2f}" for b in bins)
+                  + " |"]
+    if "sign" in data:
+        sign = data["sign"]
+        lines += ["", f"Synthetic sign held up to a camera ({sign['frames']} frames; it moves, "
+                  "tilts and comes closer), share of frames each word is read exactly "
+                  "(target >= 90%): " + ", ".join(f"{w} {100 * v:.0f}%"
+                                                  for w, v in sign["read_share"].items()) + "."]
+    return "\n".join(lines)
+
+
 # README section -> (benchmark script and results name, renderer of its results).
 SECTIONS = {"speed": ("speed", speed_section), "accuracy": ("accuracy", accuracy_section),
             "peers": ("peers", peers_section), "tracking": ("video_tracking", tracking_section),
@@ -244,7 +302,9 @@ SECTIONS = {"speed": ("speed", speed_section), "accuracy": ("accuracy", accuracy
             "rec_widths": ("rec_widths", rec_widths_section),
             "det_postprocess": ("det_postprocess", det_postprocess_section),
             "soak": ("soak", soak_section), "det_backbones": ("det_backbones", backbones_section),
-            "train_backends": ("train_backends", train_backends_section)}
+            "train_backends": ("train_backends", train_backends_section),
+            "library": ("library", library_section),
+            "closeups": ("closeups", closeups_section)}
 
 
 def section(results: str, fn) -> str:
@@ -268,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.run:
         from benchmarks import (
             accuracy,
+            closeups,
             det_postprocess,
             peers,
             rec_heads,
@@ -279,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         rec_heads.main([])
         det_postprocess.main([])
         accuracy.main([])
+        closeups.main([])
         video_tracking.main([])
         peers.main([])
     README.write_text(render(README.read_text()))

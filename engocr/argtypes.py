@@ -5,17 +5,32 @@ one line like every other error."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples' layout and shows each option's default where it has one."""
+    """Keeps the examples' layout, shows each option's default where it has one (not an empty
+    list), and names a value by its kind (PATH, N, WxH) where no metavar is given."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or \
-                not action.option_strings:
+        empty = action.default in (None, False, argparse.SUPPRESS) or \
+            (isinstance(action.default, (list, tuple)) and not action.default)
+        if "default" in text or empty or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
+
+    def _get_default_metavar_for_optional(self, action: argparse.Action) -> str:
+        return _METAVARS.get(action.type, action.dest.upper())  # type: ignore[arg-type]
+
+
+class _SubParsers(argparse._SubParsersAction):
+    """Sub-commands whose own --help starts with the line they have in the command list."""
+
+    def add_parser(self, name: str, **kwargs):
+        if kwargs.get("help") and not kwargs.get("description"):
+            kwargs["description"] = kwargs["help"][0].upper() + kwargs["help"][1:] + "."
+        return super().add_parser(name, **kwargs)
 
 
 class Parser(argparse.ArgumentParser):
@@ -24,6 +39,7 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _SubParsers)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -66,3 +82,7 @@ FRACTION = checked(float, lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1")
 SIDE = checked(int, lambda v: v >= 32, "a number of pixels >= 32")
 COARSE_SIDE = checked(int, lambda v: v == 0 or 64 <= v <= 4096,
                       "0 (off) or a number of pixels from 64 to 4096")
+
+# What a value is called in --help when its option gives no metavar.
+_METAVARS = {Path: "PATH", SIZE: "WxH", POSITIVE: "N", THREADS: "N", FRACTION: "0-1",
+             SIDE: "PIXELS", COARSE_SIDE: "PIXELS", int: "N", float: "X"}

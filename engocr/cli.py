@@ -28,7 +28,9 @@ from engocr.train.data.paths import DATA_ENV
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 # What the training extra brings: a command that needs one of these says so in one line.
-TRAINING_MODULES = {"tensorflow", "keras", "tf_keras", "PIL", "tqdm"}
+TRAINING_MODULES = {"tensorflow", "keras", "tf_keras", "PIL", "matplotlib"}
+# What `bench --backend keras` needs: Keras and the backend KERAS_BACKEND names.
+KERAS_MODULES = {"keras", "tensorflow", "jax", "jaxlib", "torch"}
 
 EPILOG = """examples:
   engocr demo                              read the built-in demo scene, write demo.mp4
@@ -41,15 +43,18 @@ EPILOG = """examples:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("models")
-    g.add_argument("--det-model", type=Path, help="detector .tflite (default: the shipped one)")
-    g.add_argument("--rec-model", type=Path, help="recognizer .tflite (default: shipped)")
+    g.add_argument("--det-model", type=Path, metavar="FILE",
+                   help="detector .tflite (default: the shipped one)")
+    g.add_argument("--rec-model", type=Path, metavar="FILE",
+                   help="recognizer .tflite (default: the shipped one)")
     g.add_argument("--threads", type=THREADS, default=None,
                    help="inference threads (default: all)")
     g.add_argument("--score", type=FRACTION, default=None,
-                   help="detection score threshold, 0-1 (default: the detector card's)")
+                   help="detection score threshold (default: the detector card's)")
     g.add_argument("--det-size", type=SIDE, default=None, metavar="PIXELS",
                    help="longest side the detector sees (default: the model card's); larger "
-                        "finds smaller words, slower")
+                        "finds smaller words, slower; frames are never enlarged, so a side "
+                        "above the frame's own changes nothing")
     g.add_argument("--coarse-side", type=COARSE_SIDE, default=None, metavar="PIXELS",
                    help="longest side of the detector's second, coarse pass, which finds "
                         "words too large for the first (default: the model card's; 0: off)")
@@ -75,12 +80,17 @@ def _track_args(p: argparse.ArgumentParser) -> None:
 
 def _output_args(p: argparse.ArgumentParser, video_default: str | None = None) -> None:
     g = p.add_argument_group("outputs (written as frames arrive)")
-    g.add_argument("-o", "--output", type=Path, default=video_default,
+    g.add_argument("-o", "--output", type=Path, default=video_default, metavar="FILE",
                    help="annotated video (.mp4)")
-    g.add_argument("--jsonl", type=Path, help="one JSON object per frame")
-    g.add_argument("--srt", type=Path, help="SRT subtitles of the text on screen")
-    g.add_argument("--vtt", type=Path, help="WebVTT subtitles")
-    g.add_argument("--txt", type=Path, help="plain-text transcript")
+    g.add_argument("--stats", action="store_true",
+                   help="draw the FPS and per-stage panel into the -o video too (the live "
+                        "window always shows it)")
+    g.add_argument("--jsonl", type=Path, metavar="FILE", help="one JSON object per frame")
+    g.add_argument("--srt", type=Path, metavar="FILE",
+                   help="SRT subtitles: one cue per line of text while it is on screen")
+    g.add_argument("--vtt", type=Path, metavar="FILE", help="WebVTT subtitles (as --srt)")
+    g.add_argument("--txt", type=Path, metavar="FILE",
+                   help="plain-text transcript (as --srt, one line per cue)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,8 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("image", help="read images (files, folders or globs)")
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--annotate", type=Path, help="folder to write annotated copies into")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON list of every image's words, at the end")
+    p.add_argument("--jsonl", type=Path, metavar="FILE",
+                   help="one JSON object per image, written as each is read (- for stdout)")
+    p.add_argument("--annotate", type=Path, metavar="FOLDER",
+                   help="folder to write annotated copies into")
     _model_args(p)
     p.set_defaults(func=cmd_image)
 
@@ -119,27 +133,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="FPS end to end and milliseconds per stage")
-    p.add_argument("--source", default="demo", help="demo, a video, an image or a folder")
-    p.add_argument("--size", type=SIZE, default="640x480", help="frame size WxH")
+    p.add_argument("--source", default="demo", metavar="SOURCE",
+                   help="demo, a video, an image or a folder (default: demo)")
+    p.add_argument("--size", type=SIZE, default=None,
+                   help="frame size WxH (default: 640x480 for the demo; a file's frames keep "
+                        "their size, or are scaled to fit within WxH, aspect kept)")
     p.add_argument("--frames", type=POSITIVE, default=150, help="frames timed")
     p.add_argument("--warmup", type=checked(int, lambda v: v >= 0, "a whole number >= 0"),
-                   default=10, help="frames left out of the figures")
+                   default=10, metavar="N", help="frames left out of the figures")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--backend", choices=["tflite", "keras"], default="tflite",
                    help="keras: the float training models on the Keras backend (KERAS_BACKEND: "
                         "tensorflow, jax or torch; on its GPU if it sees one)")
-    p.add_argument("--det-run", type=Path, default=None,
+    p.add_argument("--det-run", type=Path, default=None, metavar="RUN",
                    help="detector training run for --backend keras (default: the shipped "
-                        "detector's run)")
-    p.add_argument("--rec-run", type=Path, default=None,
+                        "detector's, in the source repository's runs/)")
+    p.add_argument("--rec-run", type=Path, default=None, metavar="RUN",
                    help="recognizer training run for --backend keras (default: the shipped "
-                        "recognizer's run)")
+                        "recognizer's, in the source repository's runs/)")
     _model_args(p)
     p.set_defaults(func=cmd_bench)
 
     from engocr.library.cli import add_parsers as add_library_parsers
 
     add_library_parsers(sub, _model_args)
+    from engocr.web.cli import add_parsers as add_web_parsers
+
+    add_web_parsers(sub)
     from engocr.train.cli import add_parsers  # imports nothing of TensorFlow until run
 
     add_parsers(sub)
@@ -147,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cam_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="0", help="camera index or stream URL (default 0)")
+    p.add_argument("--device", default="0", metavar="CAMERA",
+                   help="camera index or stream URL (default: 0)")
     p.add_argument("--size", type=SIZE, default=None, help="ask the camera for WxH")
     p.add_argument("--no-window", action="store_true", help="headless: no live window")
     p.add_argument("--reconnect", action="store_true", help="reopen the camera if it drops")
@@ -158,9 +179,58 @@ def _cam_args(p: argparse.ArgumentParser) -> None:
     _output_args(p)
 
 
+def compile_notice() -> None:
+    """Say so before numba compiles the kernels (the first run after an install or an
+    upgrade), which takes 10-15 s that would otherwise look like a hang; once cached, never."""
+    from engocr.realtime.kernels import kernels_cached
+
+    if sys.stderr.isatty() and not kernels_cached():
+        print("engocr: compiling kernels, first run only (10-15 s)", file=sys.stderr, flush=True)
+
+
+def det_size_warning(reader, det_size: int | None, shape: tuple[int, ...]) -> str | None:
+    """Why `--det-size` changes nothing for a frame of this shape (frames are never enlarged,
+    and a fixed-size detector has one input size), or None."""
+    detector = reader.detector
+    if det_size is None:
+        return None
+    if not detector.free_size:
+        w, h = detector.size
+        return f"--det-size {det_size} is ignored: this detector has a fixed input size {w}x{h}"
+    side = max(shape[:2])
+    if det_size > side:
+        return (f"--det-size {det_size} is above the frame's longest side ({side}): frames are "
+                f"never enlarged, so the detector sees them at {side}")
+    return None
+
+
+def _warn(text: str) -> None:
+    """A warning line on stderr that does not break a progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(f"engocr: warning: {text}", file=sys.stderr)
+
+
+def _checking_det_size(process, reader, det_size: int | None):
+    """`process`, saying once when `--det-size` changes nothing for the frames it gets."""
+    if det_size is None:
+        return process
+    said = False
+
+    def checked_process(frame):
+        nonlocal said
+        if not said and (why := det_size_warning(reader, det_size, frame.image.shape)):
+            _warn(why)
+            said = True
+        return process(frame)
+
+    return checked_process
+
+
 def make_reader(args):
     from engocr.realtime.reader import Reader
 
+    compile_notice()
     return Reader(args.det_model, args.rec_model, threads=args.threads,
                   score_threshold=args.score, min_conf=args.min_conf, det_size=args.det_size,
                   coarse_side=args.coarse_side, lexicon=not args.no_lexicon,
@@ -244,16 +314,42 @@ def _write_annotated(target: Path, image) -> None:
         raise OutputError(f"{target}: could not write the annotated image")
 
 
+def _image_frames(spec: str, source, names: dict[Path, str]):
+    """(name, frame index or None, frame) for every image of a source; a video given as an
+    image is read frame by frame, each frame named by its index (and the user told so)."""
+    from engocr.realtime.sources import VideoFileSource
+
+    paths = getattr(source, "paths", None)
+    if isinstance(source, VideoFileSource):
+        _warn(f"{spec} is a video: each of its frames is read as a separate image (`engocr "
+              "video` reads it as a video, with tracking and subtitles)")
+    for frame in source:
+        if paths:
+            yield names[paths[frame.index]], None, frame
+        else:
+            yield spec, frame.index if isinstance(source, VideoFileSource) else None, frame
+
+
+def _frame_count(source) -> int:
+    return len(getattr(source, "paths", None) or []) or getattr(source, "frame_count", 0)
+
+
 def cmd_image(args) -> int:
+    from tqdm import tqdm
+
     from engocr.realtime.overlay import draw_result
-    from engocr.realtime.sinks import check_outputs, prepare_folder
+    from engocr.realtime.progress import progress_bar
+    from engocr.realtime.sinks import TextOutput, check_outputs, prepare_folder
     from engocr.realtime.sources import open_source
 
+    jsonl_stdout = args.jsonl is not None and str(args.jsonl) == "-"
+    if jsonl_stdout and args.json:
+        raise InputError("--json and --jsonl - both print to stdout: give one of them")
     out, failed = [], []
 
     def report(exc: InputError) -> None:
         failed.append(exc)
-        print(f"engocr: error: {exc}", file=sys.stderr)
+        tqdm.write(f"engocr: error: {exc}", file=sys.stderr)
 
     sources = []
     for spec in args.inputs:
@@ -262,26 +358,51 @@ def cmd_image(args) -> int:
         except InputError as exc:
             report(exc)
     names = _image_names(sources)
+    targets = dict.fromkeys(_annotated_path(args.annotate, n) for n in names.values()) \
+        if args.annotate else {}
+    outputs = [args.jsonl] if args.jsonl is not None and not jsonl_stdout else []
+    check_outputs([*outputs, *([args.annotate] if args.annotate else []), *targets],
+                  [*names, *(Path(spec) for spec, _ in sources)])  # a video's path too
+    jsonl = TextOutput(args.jsonl) if outputs else None
     if args.annotate:
-        targets = dict.fromkeys(_annotated_path(args.annotate, n) for n in names.values())
-        check_outputs([args.annotate, *targets], list(names))
         prepare_folder(args.annotate)
     reader = make_reader(args)
-    for spec, source in sources:
-        try:
-            source.on_error = report  # a bad image in a folder does not stop the others
-            paths = getattr(source, "paths", None)
-            for frame in source:
-                result = reader.read(frame.image)
-                name = names[paths[frame.index]] if paths else frame.name or spec
-                out.append({"image": name, "words": [w.to_dict() for w in result.words]})
-                if not args.json:
-                    print(f"{name}: {result.text or '(no text found)'}")
-                if args.annotate:
-                    _write_annotated(_annotated_path(args.annotate, name),
-                                     draw_result(frame.image, result, show_stats=False))
-        except InputError as exc:
-            report(exc)
+    warned = False
+    bar = progress_bar(sum(_frame_count(s) for _, s in sources), "image")
+    try:
+        for spec, source in sources:
+            try:
+                source.on_error = report  # a bad image in a folder does not stop the others
+                for name, index, frame in _image_frames(spec, source, names):
+                    if not warned and (why := det_size_warning(reader, args.det_size,
+                                                               frame.image.shape)):
+                        _warn(why)
+                        warned = True
+                    result = reader.read(frame.image)
+                    record = {"image": name, **({} if index is None else {"frame": index}),
+                              "words": [w.to_dict() for w in result.words]}
+                    label = name if index is None else f"{name} [frame {index}]"
+                    if args.json:
+                        out.append(record)
+                    elif jsonl_stdout:
+                        tqdm.write(json.dumps(record), file=sys.stdout)
+                        sys.stdout.flush()
+                    else:
+                        tqdm.write(f"{label}: {result.text or '(no text found)'}",
+                                   file=sys.stdout)
+                    if jsonl is not None:
+                        jsonl.write(json.dumps(record) + "\n")
+                    if args.annotate:
+                        stem = name if index is None else f"{name}.{index:06d}.png"
+                        _write_annotated(_annotated_path(args.annotate, stem),
+                                         draw_result(frame.image, result, show_stats=False))
+                    bar.update(1)
+            except InputError as exc:
+                report(exc)
+    finally:
+        bar.close()
+        if jsonl is not None:
+            jsonl.close()
     if args.json:
         print(json.dumps(out, indent=1))
     return 2 if failed else 0
@@ -295,9 +416,10 @@ def _run_stream(args, source, window) -> int:
     process = TrackingReader(reader, det_every=args.det_every) if _tracked(args) \
         else _process(reader)
     sinks = make_sinks(args, source.fps)
-    stats = run(source, process, sinks, window=window,
-                annotate=bool(getattr(args, "output", None)) or window is not None,
-                progress=True, max_frames=getattr(args, "max_frames", None))
+    stats = run(source, _checking_det_size(process, reader, args.det_size), sinks,
+                window=window, annotate=bool(getattr(args, "output", None)) or window is not None,
+                progress=True, max_frames=getattr(args, "max_frames", None),
+                stats_panel=args.stats)
     print(f"{stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} FPS)"
           + (", interrupted" if stats.interrupted else ""), file=sys.stderr)
     if stats.frames == 0:
@@ -342,7 +464,8 @@ def cmd_demo(args) -> int:
     source = DemoSource(frames=args.frames, size=args.size)
     sinks = make_sinks(args, source.fps)
     window = Window() if args.window else None
-    stats = run(source, _process(reader), sinks, window=window, keep_results=True)
+    stats = run(source, _checking_det_size(_process(reader), reader, args.det_size), sinks,
+                window=window, keep_results=True, stats_panel=args.stats)
     if stats.interrupted:  # like every long command: said, and exit 130
         print(f"{stats.frames} frames in {stats.seconds:.1f} s, interrupted", file=sys.stderr)
         return 130
@@ -367,8 +490,10 @@ def cmd_bench(args) -> int:
     settings = BenchSettings(
         source=args.source, size=args.size, frames=args.frames, warmup=args.warmup,
         threads=args.threads, det_model=args.det_model, rec_model=args.rec_model,
-        score=args.score, det_size=args.det_size, backend=args.backend, det_run=args.det_run,
+        score=args.score, det_size=args.det_size, coarse_side=args.coarse_side,
+        min_conf=args.min_conf, backend=args.backend, det_run=args.det_run,
         rec_run=args.rec_run, lexicon=not args.no_lexicon, words=tuple(args.words))
+    compile_notice()
     figures = run_bench(settings)
     print(json.dumps(figures, indent=1) if args.json else format_table(figures))
     return 0
@@ -414,7 +539,14 @@ def main(argv: list[str] | None = None) -> int:
         print("engocr: error: out of memory (try a smaller frame size)", file=sys.stderr)
         return 5
     except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in TRAINING_MODULES:
+        top = (exc.name or "").split(".")[0]
+        if args.command == "bench" and top in KERAS_MODULES:
+            print(f"engocr: error: `engocr bench --backend keras` needs Keras and the backend "
+                  f"KERAS_BACKEND names ({exc.name} is not installed): pip install "
+                  "\"engocr[jax]\" and set KERAS_BACKEND=jax, or pip install \"engocr[train]\" "
+                  "for TensorFlow", file=sys.stderr)
+            return 2
+        if top not in TRAINING_MODULES:
             raise
         print(f"engocr: error: `engocr {args.command}` needs the training extra ({exc.name} is "
               "not installed): pip install \"engocr[train]\"", file=sys.stderr)

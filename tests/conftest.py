@@ -98,3 +98,10 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture()
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture()
+def models(tiny_models) -> list[str]:
+    """The command-line flags that point a command at the tiny models, on one thread."""
+    return ["--det-model", str(tiny_models["det"]), "--rec-model", str(tiny_models["rec"]),
+            "--threads", "1"]

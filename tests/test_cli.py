@@ -14,12 +14,6 @@ from engocr.cli import main
 from tests.test_runtime import write_video
 
 
-@pytest.fixture()
-def models(tiny_models):
-    return ["--det-model", str(tiny_models["det"]), "--rec-model", str(tiny_models["rec"]),
-            "--threads", "1"]
-
-
 def _one_error_line(capsys, code, expected_code, pattern):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == expected_code

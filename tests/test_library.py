@@ -17,8 +17,17 @@ import numpy as np
 import pytest
 
 from engocr.cli import main
+from engocr.errors import InputError, OutputError
 from engocr.library.cli import run_index
-from engocr.library.search import fuzzy_query, search, timestamp, within_one_edit
+from engocr.library.indexer import reader_threads
+from engocr.library.query import clauses, one_edit_candidates
+from engocr.library.search import (
+    fuzzy_query,
+    neighbours,
+    search,
+    timestamp,
+    within_one_edit,
+)
 from engocr.library.store import SCHEMA_VERSION, Store
 
 FRAMES = 24
@@ -88,6 +97,11 @@ def test_index_skip_change_and_search(media, tmp_path, capsys):
     store = Store(db)
     assert {Path(h.file).name for h in search(store, "open")} == {"a.mp4", "b.mp4"}
     assert not search(store, "sale", fuzzy=False)
+    together = search(store, "exit open", fuzzy=False)  # two boxes on screen together
+    assert [Path(h.file).name for h in together] == ["a.mp4"]
+    assert [p.text.upper() for p in together[0].parts] == ["OPEN", "EXIT"]
+    assert together[0].text.upper() == "OPEN EXIT"
+    assert together[0].first_s <= together[0].time_s <= together[0].last_s
     store.close()
 
     assert main(["search", "open", "--db", str(db), "--json", "--thumbs",
@@ -179,6 +193,67 @@ def test_search_order(tmp_path):
     assert {h.text for h in search(store, "exit OR labels")} == {"exit", "labels"}
     assert search(store, "lot", limit=1)[0].text == "LOT 4471"
     assert search(store, "warehouse")[0].stamp == timestamp(hits[0].time_s)
+    vocabulary = store.vocabulary()  # the index's ranges and lookups find what a scan finds
+    for term in ["warehouse", "lot", "l0t", "lab", "xit", "ab", "labe"]:
+        assert neighbours(store, term) == sorted(
+            v for v in vocabulary if v != term and within_one_edit(term, v)), term
+    assert store.terms_with_prefix("lab") == ["lab", "labels", "laboratory"]
+    store.close()
+
+
+def test_full_database_is_one_line_and_keeps_what_was_committed(tmp_path):
+    store = rows_store(tmp_path)
+    before = content(store.path)
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own "disk is full"
+    row = {"track": 0, "text": "big", "first_s": 0, "last_s": 1, "frame": 0, "time_s": 0,
+           "x1": 0, "y1": 0, "x2": 1, "y2": 1, "conf": 0.5, "thumb": os.urandom(300_000)}
+    with pytest.raises(OutputError) as err:
+        store.put_file(Path("/v/a.mp4"), 2, 2, [row], frames=1)  # would replace a.mp4
+    assert "full" in str(err.value) and "\n" not in str(err.value)
+    assert content(store.path) == before
+    assert search(store, "exit")[0].text == "exit"
+    store.close()
+
+
+def moment_store(tmp_path) -> Store:
+    """Boxes with times on screen and places in the frame, in two files."""
+    store = Store(tmp_path / "m.db")
+    boxes = {"m.mp4": [("COFFEE", 10, 20, (100, 10, 200, 40)), ("SHOP", 15, 30, (10, 50, 90, 80)),
+                       ("SHOP", 40, 50, (10, 50, 90, 80)),
+                       ("COFFEE SHOP", 60, 70, (10, 10, 200, 40)),
+                       ("EXIT", 0, 100, (10, 100, 90, 130))],
+             "n.mp4": [("COFFEE", 0, 5, (0, 0, 9, 9)), ("SHOP", 6, 9, (0, 0, 9, 9))]}
+    for name, rows in boxes.items():
+        store.put_file(Path("/v") / name, 1, 1, [
+            {"track": i, "text": t, "first_s": a, "last_s": b, "frame": 0, "time_s": a + 1,
+             "x1": x1, "y1": y1, "x2": x2, "y2": y2, "conf": 0.9 - i / 100, "thumb": b""}
+            for i, (t, a, b, (x1, y1, x2, y2)) in enumerate(rows)], frames=10)
+    return store
+
+
+def test_words_on_screen_together(tmp_path):
+    store = moment_store(tmp_path)
+    hits = search(store, "coffee shop")
+    assert [(h.text, h.fuzzy, len(h.parts)) for h in hits] == [
+        ("COFFEE SHOP", False, 0), ("COFFEE SHOP", False, 2)]  # one box first, then two
+    both = hits[1]
+    assert Path(both.file).name == "m.mp4" and (both.first_s, both.last_s) == (15, 20)
+    assert [p.text for p in both.parts] == ["COFFEE", "SHOP"]  # reading order: top first
+    assert both.box == (10, 10, 200, 80) and both.time_s == 15 and both.conf == 0.89
+    assert both.to_dict()["parts"][1]["text"] == "SHOP"
+    three = search(store, "coffee shop exit", fuzzy=False)
+    assert sorted(h.text for h in three) == ["COFFEE SHOP EXIT", "COFFEE SHOP EXIT"]
+    assert sorted(len(h.parts) for h in three) == [2, 3]
+    phrase = search(store, '"coffee shop" exit')
+    assert [[p.text for p in h.parts] for h in phrase] == [["COFFEE SHOP", "EXIT"]]
+    typo = search(store, "cofee AND shop")
+    assert [(h.text, h.fuzzy) for h in typo] == [("COFFEE SHOP", True)] * 2
+    assert search(store, "coffee shop", limit=1)[0].parts == []
+    assert {h.text for h in search(store, "coffee OR shop")} == {"COFFEE", "SHOP",
+                                                                 "COFFEE SHOP"}
+    with pytest.raises(InputError):
+        search(store, "coffee (shop")
     store.close()
 
 
@@ -188,6 +263,15 @@ def test_helpers():
     assert not within_one_edit("lot", "lab")
     assert fuzzy_query("lot AND x*", ["l0t"]) == '("lot" OR "l0t") AND x*'
     assert fuzzy_query("zzz", ["l0t"]) is None
+    assert clauses("OPEN EXIT") == ["OPEN", "EXIT"]
+    assert clauses('"coffee shop" AND (exit OR out*)') == ['"coffee shop"', "( exit OR out* )"]
+    assert clauses("open OR exit") == ["open OR exit"]
+    assert clauses("lot NOT l0t 4471") == ["lot NOT l0t 4471"]  # FTS5: lot NOT (l0t 4471)
+    assert clauses('"open exit') == ['"open exit']
+    assert {"l0t", "lo", "slot", "lots"} <= one_edit_candidates("lot")
+    assert "lot" not in one_edit_candidates("lot")
+    assert reader_threads(2, cores=2) == 1 and reader_threads(3, cores=8) == 2
+    assert reader_threads(1, cores=4) == 4 and reader_threads(8, cores=2) == 1
 
 
 def test_dask_engine_gives_the_same_content(media, tmp_path):
@@ -205,4 +289,21 @@ def test_dask_engine_gives_the_same_content(media, tmp_path):
     finally:
         cluster.close()
     assert (summary.read, summary.failed) == (1, 1)
+    assert content(db) == content(local)
+
+
+def test_dask_worker_threads_each_read_with_their_own_reader(media, tmp_path):
+    pytest.importorskip("distributed", reason='needs Dask: pip install "engocr[cluster]"')
+    from dask.distributed import LocalCluster
+
+    files = [media / "a.mp4", media / "sub" / "sign.png", media / "truncated.mp4"]
+    local = tmp_path / "local.db"
+    run_index(files, local, workers=1, progress=False)
+    # One worker process running two tasks at once, in two threads.
+    cluster = LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=None)
+    try:
+        db = tmp_path / "dask.db"
+        run_index(files, db, progress=False, engine="dask", address=cluster.scheduler_address)
+    finally:
+        cluster.close()
     assert content(db) == content(local)

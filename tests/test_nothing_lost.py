@@ -17,12 +17,6 @@ import pytest
 from tests.test_runtime import write_video
 
 
-@pytest.fixture()
-def models(tiny_models):
-    return ["--det-model", str(tiny_models["det"]), "--rec-model", str(tiny_models["rec"]),
-            "--threads", "1"]
-
-
 def engocr(args, cwd, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(["engocr", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=300, **kwargs)

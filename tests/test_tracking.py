@@ -209,3 +209,61 @@ def test_tracker_does_not_keep_every_ended_track():
         tracker.update(i, i / 10, frame, np.array([[10, 10, 50, 30]], np.float32), np.ones(1))
         tracker.update(i + 1, (i + 1) / 10, frame, none, np.zeros(0))
     assert len(tracker.ended) == ENDED_KEPT
+
+
+def _frames_of(layouts: list[list[tuple[str, tuple]]], sink, track_ids: bool = True) -> None:
+    """Each layout is one frame's words (text, box), given in scrambled order."""
+    for i, layout in enumerate(layouts):
+        words = [Word(box, text, 0.9, track_id=n + 1 if track_ids else None)
+                 for n, (text, box) in enumerate(layout)]
+        sink.write(FrameResult(words, i, i / 10))
+    sink.close()
+
+
+# "MEGA MAN" over "LEGACY COLLECTION 2", a date beside it, far to the right; words listed by
+# letter, as a tracker's ids or a detector's scores may give them.
+MEGAMAN = [("2", (330, 60, 350, 90)), ("28.APR.17", (600, 20, 700, 34)),
+           ("COLLECTION", (150, 60, 320, 90)), ("LEGACY", (20, 60, 140, 90)),
+           ("MAN", (130, 10, 230, 50)), ("MEGA", (20, 10, 120, 50))]
+
+
+def test_transcript_is_one_cue_per_line_in_reading_order(tmp_path):
+    sink = TrackTranscriptSink(tmp_path / "t.txt", "txt", linger_s=0.5, frame_s=0.1)
+    _frames_of([MEGAMAN] * 10, sink)
+    assert [line.split("] ")[1] for line in (tmp_path / "t.txt").read_text().splitlines()] \
+        == ["MEGA MAN", "28.APR.17", "LEGACY COLLECTION 2"]
+
+
+def test_transcript_merges_the_fragments_of_a_word(tmp_path):
+    """A word found whole in some frames and in two overlapping pieces in others ("COLLEC" +
+    "LECTION", sometimes beside the whole reading too) is one word of one cue."""
+    whole = [w for w in MEGAMAN if w[0] != "28.APR.17"]
+    pieces = [w for w in whole if w[0] != "COLLECTION"] + [("COLLEC", (150, 62, 250, 90)),
+                                                         ("LECTION", (205, 60, 320, 88))]
+    both = whole + pieces[-2:]
+    sink = TrackTranscriptSink(tmp_path / "t.srt", "srt", linger_s=0.5, frame_s=0.1)
+    _frames_of([whole, pieces, both, pieces, whole, whole, pieces, both] * 2, sink)
+    srt = (tmp_path / "t.srt").read_text()
+    assert srt == ("1\n00:00:00,000 --> 00:00:01,600\nMEGA MAN\n\n"
+                   "2\n00:00:00,000 --> 00:00:01,600\nLEGACY COLLECTION 2\n\n")
+
+
+def test_a_line_that_loses_a_word_for_a_while_stays_one_cue(tmp_path):
+    line = [("Stable", (120, 10, 220, 40)), ("Text", (230, 10, 300, 40)),
+            ("Some", (20, 10, 110, 40))]
+    sink = TrackTranscriptSink(tmp_path / "t.txt", "txt", linger_s=0.5, frame_s=0.1)
+    _frames_of([line] * 5 + [line[:2]] * 5 + [line] * 5, sink)
+    assert (tmp_path / "t.txt").read_text().splitlines() == \
+        ["[00:00:00.000 - 00:00:01.500] Some Stable Text"]
+
+
+def test_lines_in_reading_order_by_geometry():
+    from engocr.realtime.lines import text_lines
+
+    words = [Word(box, text, 0.9) for text, box in [
+        ("right", (400, 12, 480, 38)), ("column", (490, 10, 580, 40)),  # a second column
+        ("left", (10, 10, 80, 40)), ("column", (90, 14, 180, 42)),
+        ("below", (10, 60, 90, 90)), ("TITLE", (10, 100, 400, 190))]]  # too tall for a row
+    assert [" ".join(w.text for w in line) for line in text_lines(words)] == \
+        ["left column", "right column", "below", "TITLE"]
+    assert FrameResult(words).text == "left column right column below TITLE"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def run_index(paths, db: Path, workers: int = 1, force: bool = False,
               log=None, engine: str = "local", address: str | None = None) -> IndexSummary:
     """Index every video and image under `paths` into the library at `db`. One process reads
     with `workers` 1; more use spawned worker processes; `engine` "dask" runs each file as a
-    task on a Dask cluster. The parent alone writes."""
+    task on a Dask cluster. The parent alone writes. Unless `reader_kwargs` sets `threads`,
+    the readers on this machine share its cores (`indexer.reader_threads`) and a task on a
+    remote cluster reads with one inference thread."""
     from tqdm import tqdm
 
     from engocr.library import indexer
@@ -84,7 +87,12 @@ def run_index(paths, db: Path, workers: int = 1, force: bool = False,
             summary.skipped += 1
         else:
             todo.append(path)
+    reader_kwargs = dict(reader_kwargs or {})
+    if reader_kwargs.get("threads") is None and not (engine == "dask" and address):
+        local = workers if engine == "dask" else min(workers, max(1, len(todo)))
+        reader_kwargs["threads"] = indexer.reader_threads(local)
     bar = tqdm(total=len(todo), unit="file", disable=not progress, file=sys.stderr)
+    started = time.monotonic()
 
     def commit(result) -> None:
         store.put_file(Path(result.path), result.size, result.mtime_ns, result.rows,
@@ -96,6 +104,8 @@ def run_index(paths, db: Path, workers: int = 1, force: bool = False,
                 log(result.error)
         else:
             summary.read += 1
+        bar.set_postfix_str(f"{summary.frames / max(time.monotonic() - started, 1e-9):.1f} "
+                            "frames/s", refresh=False)
         bar.update(1)
 
     try:
@@ -110,13 +120,16 @@ def run_index(paths, db: Path, workers: int = 1, force: bool = False,
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            with ProcessPoolExecutor(min(workers, len(todo)),
-                                     mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=indexer.init_worker,
-                                     initargs=(reader_kwargs,)) as pool:
+            pool = ProcessPoolExecutor(min(workers, len(todo)),
+                                       mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=indexer.init_worker,
+                                       initargs=(reader_kwargs,))
+            try:
                 futures = [pool.submit(indexer.index_file, str(p)) for p in todo]
                 for future in as_completed(futures):
                     commit(future.result())
+            finally:  # on an error or Ctrl-C, read no more files
+                pool.shutdown(cancel_futures=True)
     finally:
         bar.close()
         store.close()
@@ -163,7 +176,8 @@ def cmd_search(args) -> int:
         else:
             x1, y1, x2, y2 = record["box"]
             mark = " ~" if hit.fuzzy else ""
-            print(f"{hit.file}  {hit.stamp}  {hit.text}  [{x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}]"
+            text = " + ".join(p.text for p in hit.parts) if hit.parts else hit.text
+            print(f"{hit.file}  {hit.stamp}  {text}  [{x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}]"
                   f"{mark}")
     if not hits and not args.json:
         print("no hits", file=sys.stderr)

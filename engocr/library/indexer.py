@@ -2,10 +2,14 @@
 
 `index_file` is the per-file function the `engocr index` engines run: in the parent, in a
 worker process (each with its own Reader, built once by `init_worker`), or as a task on a
-cluster. It never raises for a bad file: the result carries the one-line error instead."""
+cluster (a Reader for each of the worker's threads: a LiteRT interpreter is not safe to share
+between threads). It never raises for a bad file: the result carries the one-line error
+instead. Readers that share a machine are given a share of its cores each
+(`reader_threads`), so N workers do not run N times the cores in threads."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +20,7 @@ from engocr.errors import EngocrError
 from engocr.library.scan import is_video
 
 THUMB_HEIGHT = 32
-_READER = None  # this process's Reader (worker processes)
+_LOCAL = threading.local()  # this thread's Reader (`thread_reader`)
 
 
 @dataclass
@@ -29,19 +33,37 @@ class FileResult:
     error: str | None = None
 
 
+def reader_threads(readers: int, cores: int | None = None) -> int:
+    """Inference threads for each of `readers` Readers that share `cores` (default: the
+    cores this process may use): together they use each core once."""
+    from engocr.realtime.engine import default_threads
+
+    return max(1, (cores or default_threads()) // max(1, readers))
+
+
+def thread_reader():
+    """This thread's Reader (None before `init_worker`)."""
+    return getattr(_LOCAL, "reader", None)
+
+
 def init_worker(reader_kwargs: dict | None = None) -> None:
-    """Build this process's Reader (a worker's initializer)."""
-    global _READER
+    """Build this thread's Reader (a worker's initializer). OpenCV runs one thread: the
+    engines read files in parallel, each reader's inference threads are `threads`."""
     from engocr.realtime.reader import Reader
 
     cv2.setNumThreads(1)
-    _READER = Reader(**(reader_kwargs or {}))
+    _LOCAL.reader = Reader(**(reader_kwargs or {}))
 
 
 def index_file_with(path: str, reader_kwargs: dict | None = None) -> FileResult:
-    """`index_file` for a cluster task: builds this worker process's Reader on first use."""
-    if _READER is None:
-        init_worker(reader_kwargs)
+    """`index_file` for a cluster task: builds this worker thread's Reader on first use,
+    with one inference thread unless `reader_kwargs` says `threads` (a Dask worker runs as
+    many tasks at once as it has threads, one core each)."""
+    if thread_reader() is None:
+        kwargs = dict(reader_kwargs or {})
+        if kwargs.get("threads") is None:
+            kwargs["threads"] = 1
+        init_worker(kwargs)
     return index_file(path)
 
 
@@ -109,7 +131,7 @@ def index_file(path: str | Path, reader=None) -> FileResult:
         return FileResult(str(path), 0, 0, error=f"{path}: {exc.strerror or exc}")
     result = FileResult(str(path), stat.st_size, stat.st_mtime_ns)
     try:
-        result.rows, result.frames = read_file(path, reader or _READER)
+        result.rows, result.frames = read_file(path, reader or thread_reader())
     except EngocrError as exc:
         result.error = str(exc)
     except (OSError, cv2.error, ValueError) as exc:

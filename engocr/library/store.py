@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from engocr.errors import OutputError
@@ -80,7 +81,15 @@ class Store:
 
     def put_file(self, path: Path, size: int, mtime_ns: int, rows: list[dict],
                  frames: int = 0, error: str | None = None) -> None:
-        """Replace the file's record and rows, in one transaction."""
+        """Replace the file's record and rows, in one transaction. A full disk or an
+        unwritable database is an OutputError (what was committed before stays)."""
+        try:
+            self._put_file(path, size, mtime_ns, rows, frames, error)
+        except sqlite3.DatabaseError as exc:
+            raise OutputError(f"{self.path}: cannot write the library: {exc}") from None
+
+    def _put_file(self, path: Path, size: int, mtime_ns: int, rows: list[dict], frames: int,
+                  error: str | None) -> None:
         with self.db:
             self.db.execute("DELETE FROM words WHERE file_id IN "
                             "(SELECT id FROM files WHERE path = ?)", (str(path),))
@@ -97,4 +106,24 @@ class Store:
                 [(file_id, *(row.get(c) for c in WORD_COLUMNS)) for row in rows])
 
     def vocabulary(self) -> list[str]:
+        """Every indexed term (a scan of the whole FTS5 index: slow on a big library)."""
         return [r[0] for r in self.db.execute("SELECT term FROM words_vocab")]
+
+    def terms_with_prefix(self, prefix: str) -> list[str]:
+        """The indexed terms that start with `prefix` (a range of the index, not a scan)."""
+        if not prefix or ord(prefix[-1]) >= 0x10FFFF:
+            return [t for t in self.vocabulary() if t.startswith(prefix)]
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return [r[0] for r in self.db.execute(
+            "SELECT term FROM words_vocab WHERE term >= ? AND term < ?", (prefix, end))]
+
+    def terms_in(self, candidates: Iterable[str]) -> list[str]:
+        """Those of `candidates` that are indexed terms (one index seek each)."""
+        candidates = list(candidates)
+        found: list[str] = []
+        for start in range(0, len(candidates), 500):  # under any build's variable limit
+            chunk = candidates[start:start + 500]
+            found += [r[0] for r in self.db.execute(
+                f"SELECT term FROM words_vocab WHERE term IN ({', '.join('?' * len(chunk))})",
+                chunk)]
+        return found

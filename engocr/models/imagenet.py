@@ -49,14 +49,14 @@ class TFLiteConv:
 
 
 def imagenet_weights_dir() -> Path:
-    """`../shared/weights/imagenet` beside the checkout, or `$ENGOCR_WEIGHTS/imagenet`."""
+    """`$ENGOCR_WEIGHTS/imagenet`, else `shared/weights/imagenet` where `shared_dir` finds it."""
     import os
 
-    from engocr.train.data.paths import REPO_ROOT
+    from engocr.train.data.paths import shared_dir
 
     if env := os.environ.get("ENGOCR_WEIGHTS"):
         return Path(env) / "imagenet"
-    return REPO_ROOT.parent / "shared" / "weights" / "imagenet"
+    return shared_dir("weights") / "imagenet"
 
 
 def default_weights_file(backbone: str, alpha: float) -> Path | None:

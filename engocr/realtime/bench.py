@@ -20,14 +20,31 @@ STAGES = ["capture", "det_pre", "detect", "nms", "crop", "rec_pre", "recognize",
           "lexicon", "overlay"]
 
 
-def load_frames(spec: str, size: tuple[int, int], count: int) -> list[np.ndarray]:
-    """`count` frames from a source, resized to `size` (cycled if the source is shorter)."""
+DEMO_SIZE = (640, 480)
+
+
+def fit_within(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` scaled to fit within `size` (w, h) with its aspect kept: a 16:9 video is timed
+    as 16:9 frames, never squeezed into 4:3."""
+    h, w = image.shape[:2]
+    scale = min(size[0] / w, size[1] / h)
+    if scale == 1:
+        return image
+    target = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, target, interpolation=cv2.INTER_AREA if scale < 1 else
+                      cv2.INTER_LINEAR)
+
+
+def load_frames(spec: str, size: tuple[int, int] | None, count: int) -> list[np.ndarray]:
+    """`count` frames from a source (cycled if the source is shorter): the demo drawn at
+    `size` (default 640x480); a file's frames at their own size, or with `size` scaled to fit
+    within it, aspect kept."""
     from engocr.realtime.sources import open_source
 
     frames = []
-    with open_source(spec, frames=count, size=size) as source:
+    with open_source(spec, frames=count, size=size or DEMO_SIZE) as source:
         for frame in source:
-            frames.append(cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA))
+            frames.append(fit_within(frame.image, size) if size else frame.image)
             if len(frames) >= count:
                 break
     if not frames:
@@ -48,9 +65,31 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-# The training runs the shipped models were exported from (`bench --backend keras` default).
-SHIPPED_DET_RUN = Path("runs/det/v1a050-pre")
-SHIPPED_REC_RUN = Path("runs/rec/conv2x-32x128")
+# The training runs the shipped models were exported from (`bench --backend keras` default):
+# in the source repository, wherever the command runs from; an installed package has none.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIPPED_DET_RUN = REPO_ROOT / "runs" / "det" / "v1a050-pre"
+SHIPPED_REC_RUN = REPO_ROOT / "runs" / "rec" / "conv2x-32x128"
+
+
+def training_run(run: Path | None, what: str, option: str) -> Path:
+    """The training run to time (None: the shipped model's), or a one-line InputError that
+    says what is missing and how to get it."""
+    shipped = run is None
+    run = SHIPPED_DET_RUN if shipped and what == "detector" else \
+        SHIPPED_REC_RUN if shipped else Path(run)
+    missing = next((n for n in ("config.json", "best.weights.h5") if not (run / n).is_file()),
+                   None)
+    if missing is None:
+        return run
+    from engocr.errors import InputError
+
+    if shipped:
+        raise InputError(f"the shipped {what}'s training run is not here ({run}): training "
+                         "runs are in the engocr source repository's runs/ folder, not in an "
+                         f"installed package; run from a clone of it, or give {option} RUN")
+    raise InputError(f"{run}: not a {what} training run (no {missing}); give {option} a "
+                     f"folder written by `engocr train {what[:3]}`")
 
 
 @dataclass
@@ -59,7 +98,7 @@ class BenchSettings:
     the shipped (or given) TFLite models, or with backend "keras" the float training runs."""
 
     source: str = "demo"
-    size: tuple[int, int] = (640, 480)
+    size: tuple[int, int] | None = DEMO_SIZE  # None: the demo at 640x480, files as they are
     frames: int = 150
     warmup: int = 10
     threads: int | None = None
@@ -67,6 +106,8 @@ class BenchSettings:
     rec_model: Path | None = None
     score: float | None = None
     det_size: int | None = None
+    coarse_side: int | None = None  # None: the detector card's (0: no coarse pass)
+    min_conf: float | None = None  # None: the recognizer card's
     backend: str = "tflite"
     det_run: Path | None = None  # None: SHIPPED_DET_RUN
     rec_run: Path | None = None  # None: SHIPPED_REC_RUN
@@ -89,14 +130,16 @@ def run_bench(args: BenchSettings) -> dict:
     threads = args.threads or default_threads()
     t0 = time.perf_counter()
     if args.backend == "keras":
+        det_run = training_run(args.det_run, "detector", "--det-run")
+        rec_run = training_run(args.rec_run, "recognizer", "--rec-run")
         from engocr.train.runs import keras_reader
 
-        reader = keras_reader(args.det_run or SHIPPED_DET_RUN, args.rec_run or SHIPPED_REC_RUN,
-                              args.score)
+        reader = keras_reader(det_run, rec_run, args.score)
     else:
         reader = Reader(args.det_model, args.rec_model, threads=threads,
-                        score_threshold=args.score, det_size=args.det_size, lexicon=args.lexicon,
-                        words=args.words)
+                        score_threshold=args.score, det_size=args.det_size,
+                        coarse_side=args.coarse_side, min_conf=args.min_conf,
+                        lexicon=args.lexicon, words=args.words)
     startup = time.perf_counter() - t0
     frames = load_frames(args.source, args.size, args.frames + args.warmup)
     times = StageTimes()
@@ -118,8 +161,9 @@ def run_bench(args: BenchSettings) -> dict:
     elapsed = time.perf_counter() - start
     summary = times.summary(skip=args.warmup)
     total = [sum(f.values()) for f in times.frames[args.warmup:]]
+    sizes = sorted({f"{f.shape[1]}x{f.shape[0]}" for f in frames})
     return {
-        "source": args.source, "size": f"{args.size[0]}x{args.size[1]}",
+        "source": args.source, "size": sizes[0] if len(sizes) == 1 else "mixed",
         "frames": args.frames, "threads": threads, "cpu": cpu_name(),
         "fps": args.frames / elapsed,
         "frame_ms": {"median": float(np.median(total)), "p95": float(np.percentile(total, 95))},

@@ -369,6 +369,8 @@ def yolo_postprocess(outputs: list[np.ndarray], anchors: np.ndarray, strides: li
                      merge_iou: float = BOX_MERGE_IOU) -> tuple[np.ndarray, np.ndarray]:
     """All scales of one image: decode, concatenate, NMS, then (`merge_iou` > 0) weighted
     merging of each kept box with its overlapping candidates. `anchors` is (scales, A, 2)."""
+    if score_threshold >= 1.0:  # no score is above 1 (and its logit would divide by zero)
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
     all_boxes, all_scores = [], []
     for raw, scale_anchors, stride in zip(outputs, anchors, strides, strict=True):
         boxes, scores = yolo_decode_kernel(np.ascontiguousarray(raw, np.float32),
@@ -383,6 +385,16 @@ def yolo_postprocess(outputs: list[np.ndarray], anchors: np.ndarray, strides: li
     if merge_iou > 0 and len(keep):
         return merge_boxes_kernel(boxes, scores, keep, float(merge_iou)), scores[keep]
     return boxes[keep], scores[keep]
+
+
+def kernels_cached() -> bool:
+    """Whether every kernel is in numba's on-disk cache, fresh for this source: `warm_up` then
+    loads them in well under a second instead of compiling them (10-15 s on a first run)."""
+    kernels = [v for v in globals().values() if isinstance(v, numba.core.registry.CPUDispatcher)]
+    try:
+        return all(k._cache._cache_file._load_index() for k in kernels)
+    except Exception:  # numba's cache internals changed: assume cached and say nothing
+        return True
 
 
 def warm_up() -> float:

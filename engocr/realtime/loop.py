@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from engocr.errors import OutputError
-from engocr.realtime.overlay import draw_result
+from engocr.realtime.overlay import draw_result, draw_stats
+from engocr.realtime.progress import progress_bar
 from engocr.realtime.quiet import quiet_native_stderr
 from engocr.realtime.results import FrameResult
 from engocr.realtime.sinks import Sink
@@ -92,23 +93,11 @@ class Window:
         cv2.destroyWindow(self.title)
 
 
-class Progress:
-    """A one-line progress report on stderr for file sources (at most twice a second)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled, self.last = total, enabled and sys.stderr.isatty(), 0.0
-
-    def update(self, done: int, fps: float) -> None:
-        if not self.enabled or time.monotonic() - self.last < 0.5:
-            return
-        self.last = time.monotonic()
-        total = f"/{self.total}" if self.total else ""
-        sys.stderr.write(f"\rframe {done}{total}  {fps:5.1f} FPS")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
+def frames_to_come(source: Source) -> int | None:
+    """How many frames a file source will yield (its container's count over the stride);
+    None for a live source or an unknown count."""
+    count = getattr(source, "frame_count", 0) or getattr(source, "frames", 0)
+    return -(-count // getattr(source, "stride", 1)) if count else None
 
 
 @contextmanager
@@ -154,12 +143,17 @@ def _close(sinks: list[Sink], keep: bool) -> list[OutputError]:
 
 def run(source: Source, process, sinks: list[Sink], window: Window | None = None,
         annotate: bool = True, keep_results: bool = False, progress: bool = False,
-        max_frames: int | None = None) -> RunStats:
-    """Run `process(frame) -> FrameResult` over every frame of `source` into `sinks`."""
+        max_frames: int | None = None, stats_panel: bool = False) -> RunStats:
+    """Run `process(frame) -> FrameResult` over every frame of `source` into `sinks`. The live
+    window always shows the FPS and per-stage panel; the annotated frames the sinks get (the
+    saved video) have it only with `stats_panel`. `progress`: a bar on a terminal's stderr."""
     stats = RunStats()
     ema_fps = 0.0
     start = time.perf_counter()
-    bar = Progress(getattr(source, "frame_count", 0), progress)
+    total = frames_to_come(source)
+    if max_frames is not None:
+        total = min(total or max_frames, max_frames)
+    bar = progress_bar(total, "frame", progress)
     iterator = iter(source)
     try:
         while max_frames is None or stats.frames < max_frames:
@@ -171,7 +165,10 @@ def run(source: Source, process, sinks: list[Sink], window: Window | None = None
             result = process(frame)
             result.timings = {"capture": capture_ms, **result.timings}
             t1 = time.perf_counter()
-            annotated = draw_result(frame.image, result, ema_fps) if annotate else None
+            annotated = draw_result(frame.image, result, ema_fps, stats_panel) \
+                if annotate else None
+            shown = annotated if stats_panel or window is None or annotated is None else \
+                draw_stats(annotated.copy(), result, ema_fps)
             t2 = time.perf_counter()
             result.timings["overlay"] = (t2 - t1) * 1000
             _write(sinks, result, annotated)
@@ -181,14 +178,14 @@ def run(source: Source, process, sinks: list[Sink], window: Window | None = None
             stats.frames += 1
             dt = time.perf_counter() - t0
             ema_fps = 1 / dt if ema_fps == 0 else 0.9 * ema_fps + 0.1 / max(dt, 1e-6)
-            bar.update(stats.frames, ema_fps)
-            if window is not None and annotated is not None and not window.show(annotated):
+            bar.update(1)
+            if window is not None and shown is not None and not window.show(shown):
                 break
     except KeyboardInterrupt:
         stats.interrupted = True
     finally:
         stats.seconds = time.perf_counter() - start
-        bar.done()
+        bar.close()
         # No frame came through: drop the outputs, existing files stay as they were.
         try:
             errors = _close(sinks, keep=stats.frames > 0)

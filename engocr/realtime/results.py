@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from engocr.geometry import box_to_quad
+from engocr.realtime.lines import line_texts
 
 
 @dataclass
@@ -45,8 +44,9 @@ class FrameResult:
 
     @property
     def text(self) -> str:
-        """Words in reading order (top to bottom, then left to right, by line)."""
-        return " ".join(w.text for w in reading_order(self.words))
+        """The lines of text in reading order (top to bottom, each left to right), the
+        fragments of a word merged into it."""
+        return " ".join(text for text, _ in line_texts(self.words))
 
     def to_dict(self) -> dict:
         return {"frame": self.frame, "time_s": round(self.time_s, 3),
@@ -54,12 +54,3 @@ class FrameResult:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
-
-
-def reading_order(words: list[Word]) -> list[Word]:
-    """Sort words into lines (by vertical overlap) and each line left to right."""
-    if not words:
-        return []
-    heights = np.median([w.box[3] - w.box[1] for w in words])
-    return sorted(words, key=lambda w: (round(((w.box[1] + w.box[3]) / 2) / max(heights, 1)),
-                                        w.box[0]))

@@ -14,6 +14,7 @@ import numpy as np
 
 from engocr.charset import edit_distance, protocol_text
 from engocr.errors import OutputError
+from engocr.realtime.lines import line_texts
 from engocr.realtime.results import FrameResult
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi")
@@ -262,11 +263,14 @@ class TextSink(Sink):
 
 @dataclass
 class TranscriptEntry:
-    """One distinct text on screen: when it was first and last seen, in how many processed
-    frames, and every spelling read for it (the most frequent one is written)."""
+    """One distinct line of text on screen: when it was first and last seen, in how many
+    processed frames, its place in reading order in the frame it first appeared in (to order
+    lines that appear together), and every spelling read for it (the most frequent one is
+    written)."""
 
     first_s: float
     last_s: float
+    order: int = 0
     frames: int = 0
     spellings: Counter = field(default_factory=Counter)
 
@@ -275,18 +279,35 @@ class TranscriptEntry:
         return self.spellings.most_common(1)[0][0]  # ties: the first spelling seen
 
 
-class TrackTranscriptSink(Sink):
-    """SRT, WebVTT or plain text listing each distinct piece of text once, from its first to
-    its last time on screen (with tracking, the reading of a word is stable across frames).
+def _line_key(words) -> str:
+    """A line's identity across spellings: its words in the benchmark protocol's form."""
+    return " ".join(protocol_text(w.text) or w.text for w in words)
 
-    An entry ends once its text has been off screen for `linger_s`; near-duplicates ("EXIT" /
+
+def _is_part_of(part: str, whole: str) -> bool:
+    """Whether the words of `part` are a run of consecutive words of `whole` (a line that
+    lost a word for a while, or had not yet gained one)."""
+    a, b = part.split(), whole.split()
+    return len(a) < len(b) and any(b[i:i + len(a)] == a for i in range(len(b) - len(a) + 1))
+
+
+class TrackTranscriptSink(Sink):
+    """SRT, WebVTT or plain text with one cue per line of text while it is on screen: the words
+    of each frame are grouped into lines in reading order (top to bottom, each left to right,
+    `engocr.realtime.lines`), the fragments of a word merged into it, and each distinct line
+    is listed once, from its first to its last time on screen (with tracking, the reading of
+    a word is stable across frames).
+
+    An entry ends once its line has been off screen for `linger_s`; near-duplicates ("EXIT" /
     "EXlT") that overlap in time are merged into one, which is written in its most frequent
-    spelling. Entries shorter than `min_cue_s` (one-frame flashes of a misreading) are not
-    written. Cues are written in order of their start time, as soon as no text still on
-    screen started earlier, so the file is valid at every moment of a long run; a text that
-    stays on screen longer than `max_cue_s` is written as consecutive cues, so that it holds
-    back the others (and the memory they take) for no longer than that. `frame_s`: the time
-    one processed frame covers (the source's frame time x the stride)."""
+    spelling, and so is a line that is a run of the words of a longer one on screen with it
+    (a word missed for a while). Entries shorter than `min_cue_s` (one-frame flashes of a
+    misreading) are not written. Cues are written in order of their start time (lines that
+    appear together top to bottom), as soon as no line still on screen started earlier, so
+    the file is valid at every moment of a long run; a line that stays on screen longer than
+    `max_cue_s` is written as consecutive cues, so that it holds back the others (and the
+    memory they take) for no longer than that. `frame_s`: the time one processed frame covers
+    (the source's frame time x the stride)."""
 
     def __init__(self, path, fmt: str, linger_s: float = 2.0, frame_s: float = 1 / 30,
                  min_cue_s: float = 0.3, max_cue_s: float = 10.0) -> None:
@@ -299,10 +320,10 @@ class TrackTranscriptSink(Sink):
     def write(self, result: FrameResult, annotated=None) -> None:
         now = result.time_s
         seen = set()
-        for word in result.words:
-            key = protocol_text(word.text) or word.text
-            entry = self.pending.setdefault(key, TranscriptEntry(now, now))
-            entry.spellings[word.text] += 1
+        for order, (text, words) in enumerate(line_texts(result.words)):
+            key = _line_key(words)
+            entry = self.pending.setdefault(key, TranscriptEntry(now, now, order))
+            entry.spellings[text] += 1
             if key not in seen:
                 entry.last_s, entry.frames = now, entry.frames + 1
                 seen.add(key)
@@ -310,9 +331,10 @@ class TrackTranscriptSink(Sink):
             self._finish(key)
         for entry in self.pending.values():
             if entry.last_s == now and now - entry.first_s >= self.max_cue_s:
-                # Still on screen: a cue up to this frame, and the text goes on from here.
+                # Still on screen: a cue up to this frame, and the line goes on from here.
                 self.finished.append(TranscriptEntry(entry.first_s, now - self.frame_s,
-                                                     entry.frames, Counter(entry.spellings)))
+                                                     entry.order, entry.frames,
+                                                     Counter(entry.spellings)))
                 entry.first_s, entry.frames = now, 1
         self._write_ready()
 
@@ -322,26 +344,28 @@ class TrackTranscriptSink(Sink):
             close = edit_distance(key, other_key) <= max(1, len(key) // 5)
             overlap = entry.first_s <= other.last_s + self.linger_s and \
                 other.first_s <= entry.last_s + self.linger_s
-            if close and overlap:  # fold the variant into its near-duplicate
+            if overlap and (close or _is_part_of(key, other_key)):
+                # Fold the variant (or the line missing a word) into the other.
                 other.first_s = min(other.first_s, entry.first_s)
                 other.last_s = max(other.last_s, entry.last_s)
                 other.frames += entry.frames
-                other.spellings.update(entry.spellings)
+                if close:
+                    other.spellings.update(entry.spellings)
                 return
         if entry.last_s - entry.first_s + self.frame_s >= self.min_cue_s - 1e-9:
             self.finished.append(entry)
 
     def _write_ready(self, final: bool = False) -> None:
-        """Write the finished entries that no text still on screen started before."""
+        """Write the finished entries that no line still on screen started before."""
         horizon = float("inf") if final else \
             min((e.first_s for e in self.pending.values()), default=float("inf"))
-        self.finished.sort(key=lambda e: (e.first_s, e.text))
+        self.finished.sort(key=lambda e: (e.first_s, e.order, e.text))
         while self.finished and self.finished[0].first_s <= horizon:
             entry = self.finished.pop(0)
             self.cues.write(entry.first_s, entry.last_s + self.frame_s, entry.text)
 
     def close(self) -> None:
-        # Shortest-lived first, so that a variant folds into the text it misspells.
+        # Shortest-lived first, so that a variant folds into the line it misspells.
         for key in sorted(self.pending, key=lambda k: (self.pending[k].frames, k)):
             if key in self.pending:
                 self._finish(key)

@@ -11,7 +11,8 @@ from engocr.argtypes import POSITIVE, SIZE
 from engocr.errors import InputError
 
 DATA_HELP = ("real data folder (ic15_train, iiit5k_test, ...); default: $ENGOCR_DATA, else "
-             "../shared/data beside the source checkout")
+             "../shared/data beside the source checkout (on a plain install: the first "
+             "shared/data in the working folder or above it)")
 # Detector training styles: DetectorConfig fields (see engocr.train.det.yolo_loss).
 DET_LOSSES = {
     "yolov3": {"xy_scale": 1.0, "box_loss": "l2", "iou_objectness": False},
@@ -114,8 +115,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="default: the package's assets/words.txt.gz")
     words.set_defaults(func=_words)
     prev = dsub.add_parser("preview", help="write contact sheets of synthetic samples")
-    prev.add_argument("--out", type=Path, default=Path("docs/images"),
-                      help="folder the contact sheets are written to")
+    prev.add_argument("--out", type=Path, default=None,
+                      help="folder the contact sheets are written to (default: the checkout's "
+                           "docs/images; required on a plain install)")
     prev.add_argument("--seed", type=int, default=0, help="seed of the samples drawn")
     prev.set_defaults(func=_preview)
 
@@ -207,9 +209,16 @@ def _words(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
+    from engocr.train.data.paths import REPO_ROOT, in_checkout
     from engocr.train.data.preview import write_sheets
 
-    for path in write_sheets(args.out, args.seed):
+    out = args.out
+    if out is None:
+        if not in_checkout():
+            raise InputError("data preview: give --out DIR (this is not a source checkout, so "
+                             "there is no docs/images to write into)")
+        out = REPO_ROOT / "docs" / "images"
+    for path in write_sheets(out, args.seed):
         print(f"wrote {path}")
     return 0
 
