@@ -88,3 +88,23 @@ def test_yolo_decode_matches_reference(rng):
 
 def test_warm_up_compiles_everything():
     assert kernels.warm_up() >= 0
+
+
+def test_large_boxes_count_from_their_own_lower_threshold():
+    """Large words score lower than small ones: a box at least `large_min_height` input
+    pixels high passes from `large_threshold`, a small one at the same score does not."""
+    from engocr.realtime.kernels import yolo_postprocess
+
+    logit = float(np.log(0.3 / 0.7))  # both cells score 0.3
+    raw = np.full((4, 4, 1, 5), -20.0, np.float32)
+    raw[0, 0] = [0, 0, 0, 0, logit]          # a 10 px high box (the anchor's size)
+    raw[3, 3] = [0, 0, 0, np.log(6.0), logit]  # 60 px high
+    anchors = np.array([[[20.0, 10.0]]], np.float32)
+    one, _ = yolo_postprocess([raw], anchors, [16.0], 0.5, merge_iou=0)
+    assert len(one) == 0
+    both, _ = yolo_postprocess([raw], anchors, [16.0], 0.5, merge_iou=0,
+                               large_min_height=48, large_threshold=0.25)
+    assert len(both) == 1 and both[0, 3] - both[0, 1] == pytest.approx(60, rel=1e-4)
+    low, _ = yolo_postprocess([raw], anchors, [16.0], 0.25, merge_iou=0,
+                              large_min_height=48, large_threshold=0.4)
+    assert len(low) == 2  # a higher large threshold never drops what the main one keeps

@@ -59,6 +59,25 @@ def test_coarse_pass_runs_only_where_it_sees_the_frame_smaller():
     assert (both[0][:, 2:] <= [1280, 720]).all() and (both[0] >= 0).all()
 
 
+def test_each_pass_keeps_its_own_interpreter_at_its_own_size(monkeypatch):
+    """One interpreter fed both sizes re-allocated its tensors twice a frame (the coarse pass
+    cost three times the fine pass): after the first frame no pass resizes anything."""
+    from engocr.realtime.engine import TFLiteEngine
+
+    engine, card = load_model(DEFAULT_DETECTOR, 1)
+    detector = TextDetector(engine, card, coarse_side=384)
+    frame = _frame_with_large_word()
+    first = detector(frame)
+    resizes = []
+    original = TFLiteEngine.resize_input
+    monkeypatch.setattr(TFLiteEngine, "resize_input",
+                        lambda self, shape: resizes.append(shape) or original(self, shape))
+    again = [detector(frame) for _ in range(3)]
+    assert resizes == []
+    assert all(np.array_equal(a[0], first[0]) for a in again)
+    assert detector.engine.input_shape != detector._coarse_engine.input_shape
+
+
 def test_whole_words_only_are_training_positives():
     image = np.full((400, 600, 3), 200, np.uint8)
     words = [WordBox(np.array([[10, 10], [590, 10], [590, 60], [10, 60]], np.float32), "LONG"),
@@ -104,3 +123,13 @@ def test_recall_by_height_counts_found_and_read():
     by_min = {b["min"]: b for b in bins if b["words"]}
     assert by_min[12]["recall"] == 1 and by_min[12]["e2e_recall"] == 1
     assert by_min[96]["recall"] == 1 and by_min[96]["e2e_recall"] == 0
+
+
+def test_a_second_threshold_for_large_boxes_ships_only_where_it_pays():
+    from engocr.train.coarse_choice import best_large
+
+    single = {"large_min_height": 0.0, "large_score_threshold": 0.0, "hmean": 0.589}
+    noise = {"large_min_height": 64.0, "large_score_threshold": 0.4, "hmean": 0.590}
+    gain = {"large_min_height": 48.0, "large_score_threshold": 0.3, "hmean": 0.60}
+    assert best_large([single, noise]) is single
+    assert best_large([single, noise, gain]) is gain

@@ -241,6 +241,41 @@ def test_det_run_starts_from_another_run_for_a_longer_side(tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
+def test_det_run_from_another_with_new_anchors_starts_with_the_same_boxes(tmp_path,
+                                                                          monkeypatch):
+    """`--recluster-anchors`: new k-means anchors, and the copied output layers shifted so
+    that the new run decodes the boxes the source run did."""
+    from engocr.models.yolo_mobilenet import DetectorConfig
+    from engocr.realtime.kernels import yolo_postprocess
+    from engocr.train import det
+    from engocr.train.det import DetTrainer
+
+    none = tmp_path / "none"
+    source = DetTrainer(tmp_path / "src", DetectorConfig(**TINY_DET), [Phase("a", 2, 1e-3)],
+                        batch=2, data=none, eval_every=1)
+    source.train()
+    source.model.load_weights(tmp_path / "src" / "best.weights.h5")
+    old = np.asarray(source.config.anchors, np.float32)
+    # Windows of other data cluster elsewhere: here, wider and lower anchors.
+    monkeypatch.setattr(det, "compute_anchors", lambda config, data: tuple(
+        tuple((w * 1.5, h * 0.8) for w, h in scale) for scale in source.config.anchors))
+    config = DetectorConfig(**TINY_DET)
+    new = DetTrainer(tmp_path / "run", config, [Phase("a", 1, 1e-3)], batch=2, data=none,
+                     eval_every=1, init_from=tmp_path / "src", recluster=True)
+    anchors = np.asarray(new.config.anchors, np.float32)
+    np.testing.assert_allclose(anchors, old * [1.5, 0.8])  # this run's, not the source's
+    x = np.random.default_rng(0).uniform(0, 255, (1, config.train_height, config.train_width,
+                                                  3)).astype(np.float32)
+
+    def boxes(model, anchor_set):
+        outs = [np.asarray(o) for o in model(x, training=False)]
+        outs = [o[0].reshape(o.shape[1], o.shape[2], anchor_set.shape[1], 5) for o in outs]
+        return yolo_postprocess(outs, anchor_set, config.strides, 0.01, merge_iou=0)[0]
+
+    np.testing.assert_allclose(boxes(new.model, anchors), boxes(source.model, old),
+                               rtol=1e-3, atol=1e-2)
+
+
 @pytest.mark.parametrize("side, scale", [(1024, 0.8), (512, 0.4), (2048, 1.0)])
 def test_det_windows_are_cut_at_the_runtime_scale_of_their_side(side, scale):
     """A 1280x720 scene trained for a longest side of 1024 is scaled by 0.8 (times the zoom,

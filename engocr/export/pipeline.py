@@ -144,7 +144,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     from engocr.preprocess import detector_input_size
     from engocr.realtime.reader import DEFAULT_RECOGNIZER
     from engocr.train import det_data
-    from engocr.train.coarse_choice import choose_coarse
+    from engocr.train.coarse_choice import choose_passes
     from engocr.train.crop_padding import best_padding, found_words, padding_grid
     from engocr.train.data.importers import ic15_scenes
     from engocr.train.data.synth import SynthScenes
@@ -216,11 +216,10 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
         print(f"detector {q}: {json.dumps(variants[q])}")
     print(f"wrote {pr_curves(curves, work / 'detector-pr.png')}")
     chosen = _pick(variants, budget, "hmean_ic15_val", reference, prefer)
-    coarse, coarse_rows = choose_coarse(work / f"detector-{chosen}.tflite", scenes, threads)
-    print(f"detector coarse pass (validation): {json.dumps(coarse)}")
-    card = detector_card(config, chosen, **settings, **coarse, training_data=TRAINING_DATA,
-                         metrics={"keras_hmean_ic15_val": reference,
-                                  "coarse_pass_on_validation": coarse_rows,
+    passes, pass_grids = choose_passes(work / f"detector-{chosen}.tflite", scenes, threads)
+    print(f"detector coarse pass and large-box threshold (validation): {json.dumps(passes)}")
+    card = detector_card(config, chosen, **settings, **passes, training_data=TRAINING_DATA,
+                         metrics={"keras_hmean_ic15_val": reference, **pass_grids,
                                   "keras_hmean_by_max_side": best_h,
                                   "postprocess_on_train_images": grid,
                                   "crop_padding_on_train_images": pad_grid,
@@ -230,23 +229,25 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     return _ship(work / f"detector-{chosen}.tflite", out, card)
 
 
-def rechoose_coarse(model: Path, data: Path | None = None, threads: int = 2) -> dict:
-    """Choose the coarse pass for an exported detector again and write it into its card (for
-    a model shipped before the coarse pass existed, or after a runtime change)."""
+def rechoose_passes(model: Path, data: Path | None = None, threads: int = 2) -> dict:
+    """Choose the coarse pass and the large-box threshold of an exported detector again and
+    write them into its card (for a model shipped before they existed, or after a runtime
+    change)."""
     from engocr.realtime.card import ModelCard, card_path
-    from engocr.train.coarse_choice import choose_coarse
+    from engocr.train.coarse_choice import choose_passes
     from engocr.train.evaluate import ic15_val_scenes
 
-    coarse, rows = choose_coarse(model, ic15_val_scenes(data), threads)
+    passes, grids = choose_passes(model, ic15_val_scenes(data), threads)
     card = ModelCard.load(card_path(model))
-    card.coarse_side, card.coarse_min_height = coarse["coarse_side"], \
-        coarse["coarse_min_height"]
-    card.metrics["coarse_pass_on_validation"] = rows
+    for name, value in passes.items():
+        setattr(card, name, value)
+    card.metrics |= grids
     card.save(card_path(model))
-    for row in rows:
-        print(json.dumps(row))
-    print(f"chosen {json.dumps(coarse)} -> {card_path(model)}")
-    return coarse
+    for rows in grids.values():
+        for row in rows:
+            print(json.dumps(row))
+    print(f"chosen {json.dumps(passes)} -> {card_path(model)}")
+    return passes
 
 
 def _ship(path: Path, out: Path, card) -> dict:

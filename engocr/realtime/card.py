@@ -39,6 +39,11 @@ class ModelCard:
     # are left to the fine pass. Chosen on validation by the export; 0: one pass.
     coarse_side: int = 0
     coarse_min_height: float = 0.0
+    # Large words score lower than small ones (few of them in training): boxes at least
+    # `large_min_height` pixels of the model input high count from `large_score_threshold`
+    # (when below `score_threshold`). Chosen on validation by the export; 0: one threshold.
+    large_min_height: float = 0.0
+    large_score_threshold: float = 0.0
     # Margins of the crop cut for the recognizer around each box, x box height (left/right and
     # top/bottom), chosen on training images by what the recognizer reads (export det).
     crop_pad_x: float = 0.12

@@ -70,10 +70,12 @@ class YoloPredictor:
         """Decode + NMS (+ weighted merge) with the card's settings, back to frame pixels
         (clipped, at least 2 px a side); at the detector's score threshold unless `threshold`
         is given."""
+        threshold = self.score_threshold if threshold is None else threshold
         boxes, scores = yolo_postprocess(
-            raws, self.anchors, self.strides,
-            self.score_threshold if threshold is None else threshold, self.card.iou_threshold,
-            xy_scale=self.card.xy_scale, merge_iou=self.card.box_merge_iou)
+            raws, self.anchors, self.strides, threshold, self.card.iou_threshold,
+            xy_scale=self.card.xy_scale, merge_iou=self.card.box_merge_iou,
+            large_min_height=self.card.large_min_height,
+            large_threshold=min(self.card.large_score_threshold or 1.0, threshold))
         scale, dx, dy = placement
         boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
         h, w = frame_shape[:2]
@@ -98,6 +100,7 @@ class TextDetector(YoloPredictor):
             engine.resize_input((1, card.input_height, card.input_width, 3))
         check_detector(engine, card)
         self.engine, self.card = engine, card
+        self._coarse_engine: TFLiteEngine | None = None
         self.size = (card.input_width, card.input_height)
         self.anchors = np.asarray(card.anchors, np.float32)
         self.strides = [float(s) for s in card.strides]
@@ -131,8 +134,18 @@ class TextDetector(YoloPredictor):
         fine_side = min(self.max_side, max(frame_shape[:2]))
         return bool(self.coarse_side) and self.coarse_side * 1.5 <= fine_side
 
+    def _engine_for(self, shape: tuple[int, ...]) -> TFLiteEngine:
+        """The fine pass's interpreter, or for the coarse pass's input a second one of the same
+        model: one interpreter fed both sizes re-allocates its tensors twice a frame, which
+        cost more than the coarse pass itself."""
+        if not self.coarse_side or max(shape[1:3]) > self.coarse_side:
+            return self.engine
+        if self._coarse_engine is None:
+            self._coarse_engine = TFLiteEngine(self.engine.path, self.engine.threads)
+        return self._coarse_engine
+
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
-        outs = self.engine.run(x)
+        outs = self._engine_for(x.shape).run(x)
         n_anchors = self.anchors.shape[1]
         return [outs[i][0].reshape(outs[i].shape[1], outs[i].shape[2], n_anchors, 5)
                 for i in self.order]

@@ -366,21 +366,29 @@ BOX_MERGE_IOU = 0.5
 def yolo_postprocess(outputs: list[np.ndarray], anchors: np.ndarray, strides: list[float],
                      score_threshold: float, iou_threshold: float = 0.45,
                      max_boxes: int = 200, xy_scale: float = 1.0,
-                     merge_iou: float = BOX_MERGE_IOU) -> tuple[np.ndarray, np.ndarray]:
+                     merge_iou: float = BOX_MERGE_IOU, large_min_height: float = 0.0,
+                     large_threshold: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """All scales of one image: decode, concatenate, NMS, then (`merge_iou` > 0) weighted
-    merging of each kept box with its overlapping candidates. `anchors` is (scales, A, 2)."""
-    if score_threshold >= 1.0:  # no score is above 1 (and its logit would divide by zero)
+    merging of each kept box with its overlapping candidates. `anchors` is (scales, A, 2).
+    Candidates at least `large_min_height` input pixels high (when > 0) need only
+    `large_threshold` where that is lower than `score_threshold`."""
+    large = large_min_height > 0 and large_threshold < score_threshold
+    lowest = large_threshold if large else score_threshold
+    if lowest >= 1.0:  # no score is above 1 (and its logit would divide by zero)
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
     all_boxes, all_scores = [], []
     for raw, scale_anchors, stride in zip(outputs, anchors, strides, strict=True):
         boxes, scores = yolo_decode_kernel(np.ascontiguousarray(raw, np.float32),
                                            np.asarray(scale_anchors, np.float32),
-                                           float(stride), float(score_threshold),
-                                           float(xy_scale))
+                                           float(stride), float(lowest), float(xy_scale))
         all_boxes.append(boxes)
         all_scores.append(scores)
     boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 4), np.float32)
     scores = np.concatenate(all_scores) if all_scores else np.zeros(0, np.float32)
+    if large:
+        tall = boxes[:, 3] - boxes[:, 1] >= large_min_height
+        passed = (scores >= score_threshold) | tall
+        boxes, scores = boxes[passed], scores[passed]
     keep = nms_kernel(boxes, scores, float(iou_threshold), int(max_boxes))
     if merge_iou > 0 and len(keep):
         return merge_boxes_kernel(boxes, scores, keep, float(merge_iou)), scores[keep]

@@ -100,6 +100,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--init-from", type=Path, default=None,
                      help="a new run starts from this detector run's best weights and anchors "
                           "and skips the pretraining (e.g. to train for another --max-side)")
+    det.add_argument("--recluster-anchors", action="store_true",
+                     help="with --init-from: k-means anchors on this run's training windows "
+                          "instead of the source run's (the copied output layers are shifted so "
+                          "that their boxes start unchanged)")
     det.add_argument("--recipe", type=Path, default=None,
                      help="JSON list of phases for a new run (default: the built-in recipe; a "
                           "resumed run keeps its own recipe.json)")
@@ -149,8 +153,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def add_export_parser(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("export", help="export a trained run to TFLite and ship it")
     ex.add_argument("what", choices=["rec", "det", "coarse"],
-                    help="coarse: choose the detector's coarse pass again for --out (default: "
-                         "the shipped detector) on validation, and write it into its card")
+                    help="coarse: choose the detector's coarse pass and large-box threshold "
+                         "again for --out (default: the shipped detector) on validation, and "
+                         "write them into its card")
     ex.add_argument("--run", type=Path, default=None, help="training run folder (rec, det)")
     ex.add_argument("--weights", choices=["best", "last"], default="best",
                     help="the run's best (by validation) or last weights")
@@ -178,9 +183,9 @@ def _export(args: argparse.Namespace) -> int:
     from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 
     if args.what == "coarse":
-        from engocr.export.pipeline import rechoose_coarse
+        from engocr.export.pipeline import rechoose_passes
 
-        rechoose_coarse(args.out or DEFAULT_DETECTOR, args.data)
+        rechoose_passes(args.out or DEFAULT_DETECTOR, args.data)
         return 0
     if args.run is None:
         raise InputError(f"export {args.what} needs --run (the training run folder)")
@@ -299,7 +304,7 @@ def _train_det(args: argparse.Namespace) -> int:
         recipe = read_recipe(args.recipe)
     trainer = DetTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
-                         init_from=args.init_from)
+                         init_from=args.init_from, recluster=args.recluster_anchors)
     state = trainer.train(minutes=args.minutes)
     print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))
     return 0

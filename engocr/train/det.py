@@ -95,6 +95,21 @@ def recalibrate_batchnorm(model, batches, momentum: float = 0.8) -> None:
         layer.momentum = m
 
 
+def shift_size_biases(model, strides, old_anchors, new_anchors) -> None:
+    """After copying a detector trained with `old_anchors` into one with `new_anchors`, shift
+    each output slot's width and height biases by log(old / new), so that every slot predicts
+    the boxes it did before the anchors changed (the targets it is then trained on differ)."""
+    n_out = len(new_anchors[0])
+    for scale, stride in enumerate(strides):
+        stride_layer = model.get_layer(f"out_s{stride}")
+        kernel, bias = stride_layer.get_weights()
+        for a in range(n_out):
+            old = np.asarray(old_anchors[scale][a], np.float32)
+            new = np.asarray(new_anchors[scale][a], np.float32)
+            bias[a * 5 + 2:a * 5 + 4] += np.log(old / new)
+        stride_layer.set_weights([kernel, bias])
+
+
 class DetTrainer(PhasedTrainer):
     """Holds the model, optimizer, data and state of one detector run folder."""
 
@@ -102,9 +117,11 @@ class DetTrainer(PhasedTrainer):
 
     def __init__(self, run_dir: Path, config: DetectorConfig, recipe: list[Phase],
                  batch: int = 16, seed: int = 1, data: str | None = None,
-                 eval_every: int = 500, workers: int = 1, init_from: Path | None = None) -> None:
+                 eval_every: int = 500, workers: int = 1, init_from: Path | None = None,
+                 recluster: bool = False) -> None:
         self.run_dir = run_dir
         self.data = data
+        self.recluster = recluster
         config, recipe = start_run(run_dir, config, recipe,
                                    lambda c: replace(c, anchors=self._anchors(c, init_from)))
         self.config, self.recipe, self.batch_size, self.seed = config, recipe, batch, seed
@@ -115,14 +132,18 @@ class DetTrainer(PhasedTrainer):
         self.eval_model = build_detector(config, any_size=bool(config.max_side))
         self.optimizer = keras.optimizers.Adam(learning_rate=1e-3, clipnorm=10.0)
         self._init_state()
+        fresh = init_from is not None and not self.state.step and not has_checkpoint(run_dir)
         self.start_from(init_from)
+        if fresh and recluster:
+            shift_size_biases(self.model, config.strides,
+                              read_config(init_from, DetectorConfig).anchors, config.anchors)
         self._start_from_imagenet()
         self.rng = np.random.default_rng([seed, self.state.step])
 
     def _anchors(self, config: DetectorConfig, init_from: Path | None) -> tuple:
         """k-means anchors for a new run; a run started from another keeps that run's anchors,
-        which its box regression is relative to."""
-        if init_from is not None:
+        which its box regression is relative to, unless `recluster` asks for new ones."""
+        if init_from is not None and not self.recluster:
             return read_config(init_from, DetectorConfig).anchors
         return compute_anchors(config, self.data)
 
