@@ -63,9 +63,9 @@ def test_pool_survives_a_killed_rendering_worker():
     rng = np.random.default_rng(0)
     try:
         pool.draw(4, rng)
-        children = [p for p in _children() if p != os.getpid()]
-        assert children, "the renderer runs in a worker process"
-        os.kill(children[0], signal.SIGKILL)
+        workers = _rendering_workers()
+        assert workers, "the renderer runs in a worker process"
+        os.kill(workers[0], signal.SIGKILL)
         seen = set()
         deadline = time.time() + 60
         while len(seen) < 100 and time.time() < deadline:
@@ -75,18 +75,22 @@ def test_pool_survives_a_killed_rendering_worker():
         pool.close()
 
 
-def _children() -> list[int]:
-    """Process ids of this process's children (Linux)."""
+def _rendering_workers() -> list[int]:
+    """Process ids of this process's spawned pool workers (Linux): its children started by
+    multiprocessing, less the resource tracker that spawning starts beside them."""
     me = str(os.getpid())
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as handle:
-                    if handle.read().split(") ", 1)[1].split()[1] == me:
-                        pids.append(int(entry))
+                    parent = handle.read().split(") ", 1)[1].split()[1]
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    command = handle.read()
             except (OSError, IndexError):
                 continue
+            if parent == me and b"spawn_main" in command and b"resource_tracker" not in command:
+                pids.append(int(entry))
     return pids
 
 

@@ -3,6 +3,8 @@
 import os
 import signal
 
+import pytest
+
 from engocr.train.workers import rendered_stream
 
 
@@ -19,3 +21,13 @@ def test_stream_goes_on_in_order_after_a_worker_is_killed():
     assert [v for _, v in rest] == [i * i for i in range(8, 28)]
     assert rest[-1][0] != first[0][0]  # served by a new worker
     stream.close()
+
+
+def _die(x: int) -> int:
+    os._exit(1)  # a worker that dies on every task, as a broken font or library would make it
+
+
+def test_a_renderer_that_always_dies_is_reported_not_restarted_forever():
+    stream = rendered_stream(_die, lambda i: i, start=0, workers=1, chunk=4, timeout=20)
+    with pytest.raises(RuntimeError, match="died 6 times in a row"):
+        next(stream)

@@ -11,6 +11,9 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 WORKER_TIMEOUT_S = 120.0
+# Restarts in a row without one sample in between: past this the renderer itself is broken (a
+# worker that dies on every task), and the stream says so instead of restarting forever.
+MAX_RESTARTS = 5
 
 
 def worker_init() -> None:
@@ -30,24 +33,35 @@ def rendered_stream(render: Callable[[Any], Any], task: Callable[[int], Any], st
     `multiprocessing.Pool` waiting forever (and its `terminate()` deadlocked on the queue lock
     the worker held); the executor reports it instead, and the stream replaces the workers and
     goes on from the sample it was waiting for. A worker silent for `timeout` seconds is
-    treated the same way, so a training run never hangs on its data."""
-    index, executor = start, None
+    treated the same way, so a training run never hangs on its data; `MAX_RESTARTS` losses in
+    a row without a sample raise instead.
+
+    Workers are spawned, not forked: the stream is started from a thread of a process that may
+    hold TensorFlow or LiteRT state, and a forked child inherits it half-locked (CI saw every
+    forked worker segfault in a LiteRT interpreter's `__del__`). `render` and the tasks must
+    therefore be picklable: module-level functions and plain values."""
+    index, executor, restarts = start, None, 0
     try:
         while True:
             if executor is None:
-                executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
+                executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
                                                initializer=worker_init)
             futures = [executor.submit(render, task(i)) for i in range(index, index + chunk)]
             try:
                 for future in futures:
                     item = future.result(timeout)
                     index += 1
+                    restarts = 0
                     yield item
             except (BrokenProcessPool, TimeoutError) as exc:
-                print(f"rendering worker lost ({type(exc).__name__}); restarting the workers",
-                      file=sys.stderr, flush=True)
                 _stop(executor, kill=True)
                 executor = None
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise RuntimeError(f"the rendering workers died {restarts} times in a row "
+                                       f"without a sample (last: {type(exc).__name__})") from exc
+                print(f"rendering worker lost ({type(exc).__name__}); restarting the workers",
+                      file=sys.stderr, flush=True)
     finally:
         if executor is not None:
             _stop(executor)
