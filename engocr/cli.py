@@ -160,9 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     from engocr.web.cli import add_parsers as add_web_parsers
 
     add_web_parsers(sub)
-    from engocr.train.cli import add_parsers  # imports nothing of TensorFlow until run
+    # Neither imports anything of TensorFlow until a command runs.
+    from engocr.commands import export, training
 
-    add_parsers(sub)
+    training.add_parsers(sub)
+    export.add_parsers(sub)
     return parser
 
 

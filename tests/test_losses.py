@@ -60,3 +60,30 @@ def test_ctc_loss_matches_the_tensorflow_version():
     ref_value, ref_grads = _value_and_grads(reference_losses.ctc_loss, logits, *args)
     assert value == pytest.approx(ref_value, rel=1e-6)
     np.testing.assert_allclose(grads, ref_grads, rtol=1e-5, atol=1e-7)
+
+
+def test_large_words_objectness_weighs_more_only_where_asked():
+    """`large_obj_weight`: the positives 96 input px and taller weigh 1 + X in the objectness
+    term, those under 48 px not at all; 0 leaves the loss as it was."""
+    import tensorflow as tf
+
+    from engocr.models.yolo_mobilenet import DetectorConfig
+    from engocr.train.det_targets import encode_targets
+    from engocr.train.losses import yolo_loss
+
+    config = DetectorConfig(**TINY_DET)
+    size = (config.train_width, config.train_height)
+    zeros = [np.zeros((1, *t.shape[:2], t.shape[2] * 5), np.float32)
+             for t in encode_targets(np.zeros((0, 4)), config.anchors, config.strides, size)]
+
+    def loss(box, weight):
+        cfg = DetectorConfig(**{**TINY_DET, "large_obj_weight": weight})
+        targets = encode_targets(np.array([box], np.float32), cfg.anchors, cfg.strides, size)
+        gt = np.zeros((1, 100, 4), np.float32)
+        gt[0, 0] = box
+        return float(yolo_loss([tf.constant(z) for z in zeros],
+                               [tf.constant(t[None]) for t in targets], tf.constant(gt), cfg))
+
+    small, large = [4, 4, 40, 20], [0, 0, size[0], 110]
+    assert loss(small, 2.0) == pytest.approx(loss(small, 0.0))
+    assert loss(large, 2.0) > loss(large, 0.0)

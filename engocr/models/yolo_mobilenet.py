@@ -46,6 +46,9 @@ class DetectorConfig:
     xy_scale: float = 1.0
     box_loss: str = "l2"  # "l2": YOLOv3 offsets and log sizes; "giou": 1 - GIoU
     iou_objectness: bool = False  # objectness target = the predicted box's IoU (YOLOv5)
+    # Large words are few among the training positives and end up scoring like background: a
+    # positive's objectness term weighs up to 1 + this, rising from 48 to 96 input pixels high.
+    large_obj_weight: float = 0.0
 
     @property
     def frame_side(self) -> int:

@@ -32,6 +32,9 @@ def _giou(a: tuple, b: tuple):
     return iou - (hull - union) / ops.maximum(hull, 1e-6), iou
 
 
+LARGE_FROM = 48.0  # input pixels: where `DetectorConfig.large_obj_weight` starts to rise
+
+
 def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float = 2.0):
     """Box term plus a focal objectness term (gamma 2: with thousands of empty cells per word,
     plain BCE drove every objectness to zero in the first runs). Negatives whose predicted box
@@ -42,7 +45,8 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
     "giou" is 1 - GIoU, which trains the quantity the ICDAR match is judged on (IoU > 0.5).
     `config.iou_objectness`: a positive's objectness target is its predicted box's IoU with
     the word instead of 1 (YOLOv5; with the focal term this is the quality focal loss), so
-    that a fragment of a word scores lower than the whole word and loses in NMS."""
+    that a fragment of a word scores lower than the whole word and loses in NMS.
+    `config.large_obj_weight`: large positives' objectness term weighs more."""
     total = 0.0
     positives = 0.0
     gt = gt_boxes[:, None, None, None, :, :]  # (B, 1, 1, 1, N, 4)
@@ -80,6 +84,9 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
         quality = quality * ops.ones_like(obj)
         focal_pos = obj * ops.power(ops.abs(quality - p), gamma) * sigmoid_bce(quality,
                                                                                raw[..., 4])
+        if config.large_obj_weight:
+            ramp = ops.clip((twh[..., 1] - LARGE_FROM) / LARGE_FROM, 0.0, 1.0)
+            focal_pos = focal_pos * (1.0 + config.large_obj_weight * ramp)
         focal_neg = negative * ops.power(p, gamma) * sigmoid_bce(ops.zeros_like(obj),
                                                                  raw[..., 4])
         total += ops.sum(obj * weight * box + focal_pos + focal_neg)

@@ -92,6 +92,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="yolov3: box centre in its cell, L2 box term; yolov5: centre range "
                           "-0.5..1.5 with two neighbour cells assigned, GIoU box term, IoU "
                           "objectness targets (a new run only: a resumed run keeps its own)")
+    det.add_argument("--large-obj-weight", type=float, default=0.0, metavar="X",
+                     help="weigh the objectness of words 96 input px and taller 1 + X times "
+                          "(from 48 px up; a new run only)")
     det.add_argument("--batch", type=POSITIVE, default=16, help="training batch size")
     det.add_argument("--minutes", type=float, default=None, help="stop after this long")
     det.add_argument("--eval-every", type=POSITIVE, default=300, help="steps between evaluations")
@@ -108,8 +111,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="JSON list of phases for a new run (default: the built-in recipe; a "
                           "resumed run keeps its own recipe.json)")
     det.set_defaults(func=_train_det)
-
-    add_export_parser(sub)
 
     data = sub.add_parser("data", help="look at the training data; write the word list")
     dsub = data.add_subparsers(dest="what", required=True)
@@ -150,56 +151,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     edet.set_defaults(func=_eval_det)
 
 
-def add_export_parser(sub: argparse._SubParsersAction) -> None:
-    ex = sub.add_parser("export", help="export a trained run to TFLite and ship it")
-    ex.add_argument("what", choices=["rec", "det", "coarse"],
-                    help="coarse: choose the detector's coarse pass and large-box threshold "
-                         "again for --out (default: the shipped detector) on validation, and "
-                         "write them into its card")
-    ex.add_argument("--run", type=Path, default=None, help="training run folder (rec, det)")
-    ex.add_argument("--weights", choices=["best", "last"], default="best",
-                    help="the run's best (by validation) or last weights")
-    ex.add_argument("--out", type=Path, default=None,
-                    help="where the chosen model goes (default: the package's assets)")
-    ex.add_argument("--work", type=Path, default=Path("runs/export"),
-                    help="folder for every variant")
-    ex.add_argument("--quant", nargs="+", default=["float32", "dynamic", "int8"],
-                    help="variants to convert and measure")
-    ex.add_argument("--budget", type=float, default=1.0,
-                    help="accuracy points a quantised variant may lose against Keras")
-    ex.add_argument("--prefer", choices=["float32", "dynamic", "int8"], default=None,
-                    help="ship this variant when it is within the budget (default: the "
-                         "fastest within it)")
-    ex.add_argument("--data", type=Path, default=None, help=DATA_HELP)
-    ex.add_argument("--rec-model", type=Path, default=None,
-                    help="det: the recognizer whose readings choose the crop margins "
-                         "(default: the shipped one)")
-    ex.set_defaults(func=_export)
-
-
-def _export(args: argparse.Namespace) -> int:
-    _use_data(args.data)
-    from engocr.export.pipeline import export_detector, export_recognizer
-    from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
-
-    if args.what == "coarse":
-        from engocr.export.pipeline import rechoose_passes
-
-        rechoose_passes(args.out or DEFAULT_DETECTOR, args.data)
-        return 0
-    if args.run is None:
-        raise InputError(f"export {args.what} needs --run (the training run folder)")
-    if args.what == "rec":
-        out = args.out or DEFAULT_RECOGNIZER
-        export_recognizer(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
-                          weights=args.weights, prefer=args.prefer)
-    else:
-        out = args.out or DEFAULT_DETECTOR
-        export_detector(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
-                        weights=args.weights, prefer=args.prefer, rec_model=args.rec_model)
-    return 0
-
-
 def _words(args: argparse.Namespace) -> int:
     from engocr.realtime.lexicon import DEFAULT_WORDS
     from engocr.train.data.words import write_lexicon
@@ -228,7 +179,7 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
-def _use_data(folder: Path | None) -> None:
+def use_data(folder: Path | None) -> None:
     """Point every data reader (the synthetic generator's photo backgrounds and the rendering
     workers included) at the real-data folder given on the command line."""
     import os
@@ -240,7 +191,7 @@ def _use_data(folder: Path | None) -> None:
 
 
 def _train_rec(args: argparse.Namespace) -> int:
-    _use_data(args.data)
+    use_data(args.data)
     from engocr.models.crnn import CRNNConfig
     from engocr.train.loop import read_recipe
     from engocr.train.rec import DEFAULT_RECIPE, INIT_RECIPE, RecTrainer
@@ -261,7 +212,7 @@ def _train_rec(args: argparse.Namespace) -> int:
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    _use_data(args.data)
+    use_data(args.data)
     from engocr.train.bundle import DEVICE_BYTES, make_bundle, working_tree_bytes
 
     sizes = make_bundle(args.out, args.run, args.data, args.font_mb, not args.no_wheels)
@@ -281,7 +232,7 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _train_det(args: argparse.Namespace) -> int:
-    _use_data(args.data)
+    use_data(args.data)
     from engocr.models.imagenet import default_weights_file
     from engocr.models.yolo_mobilenet import DetectorConfig
     from engocr.train.det import DEFAULT_RECIPE, INIT_RECIPE, PRETRAINED_RECIPE, DetTrainer
@@ -295,7 +246,8 @@ def _train_det(args: argparse.Namespace) -> int:
         pretrained = weights.name
     config = DetectorConfig(width=width, height=height, max_side=args.max_side, train_width=tw,
                             train_height=th, backbone=args.backbone, alpha=args.alpha,
-                            pretrained=pretrained, **DET_LOSSES[args.loss])
+                            pretrained=pretrained, large_obj_weight=args.large_obj_weight,
+                            **DET_LOSSES[args.loss])
     recipe = INIT_RECIPE if args.init_from else PRETRAINED_RECIPE if pretrained else \
         DEFAULT_RECIPE
     if args.recipe is not None:
@@ -355,7 +307,13 @@ def _eval_det(args: argparse.Namespace) -> int:
         raise InputError(_no_data(args.data, "ic15_train")) from None
     detectors = {}
     if args.run is not None:
-        detectors[f"keras {args.run.name}"] = keras_detector(args.run, args.weights)
+        from engocr.models.yolo_mobilenet import DetectorConfig
+        from engocr.train.loop import read_config
+
+        # At the longest side the run trains and evaluates for, as the runtime feeds it.
+        side = read_config(args.run, DetectorConfig).max_side
+        detectors[f"keras {args.run.name}"] = keras_detector(args.run, args.weights,
+                                                             max_side=side)
     if args.model is not None or args.run is None:
         from engocr.realtime.reader import DEFAULT_DETECTOR
 

@@ -1,0 +1,60 @@
+"""`engocr export rec|det|coarse`: a training run to TFLite, chosen on validation and shipped
+with its card (needs the train extra; TensorFlow loads only when it runs)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engocr.commands.training import DATA_HELP, use_data
+from engocr.errors import InputError
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    ex = sub.add_parser("export", help="export a trained run to TFLite and ship it")
+    ex.add_argument("what", choices=["rec", "det", "coarse"],
+                    help="coarse: choose the detector's coarse pass and large-box threshold "
+                         "again for --out (default: the shipped detector) on validation, and "
+                         "write them into its card")
+    ex.add_argument("--run", type=Path, default=None, help="training run folder (rec, det)")
+    ex.add_argument("--weights", choices=["best", "last"], default="best",
+                    help="the run's best (by validation) or last weights")
+    ex.add_argument("--out", type=Path, default=None,
+                    help="where the chosen model goes (default: the package's assets)")
+    ex.add_argument("--work", type=Path, default=Path("runs/export"),
+                    help="folder for every variant")
+    ex.add_argument("--quant", nargs="+", default=["float32", "dynamic", "int8"],
+                    help="variants to convert and measure")
+    ex.add_argument("--budget", type=float, default=1.0,
+                    help="accuracy points a quantised variant may lose against Keras")
+    ex.add_argument("--prefer", choices=["float32", "dynamic", "int8"], default=None,
+                    help="ship this variant when it is within the budget (default: the "
+                         "fastest within it)")
+    ex.add_argument("--data", type=Path, default=None, help=DATA_HELP)
+    ex.add_argument("--rec-model", type=Path, default=None,
+                    help="det: the recognizer whose readings choose the crop margins "
+                         "(default: the shipped one)")
+    ex.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    use_data(args.data)
+    from engocr.export.pipeline import export_detector, export_recognizer
+    from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
+
+    if args.what == "coarse":
+        from engocr.export.pipeline import rechoose_passes
+
+        rechoose_passes(args.out or DEFAULT_DETECTOR, args.data)
+        return 0
+    if args.run is None:
+        raise InputError(f"export {args.what} needs --run (the training run folder)")
+    if args.what == "rec":
+        out = args.out or DEFAULT_RECOGNIZER
+        export_recognizer(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
+                          weights=args.weights, prefer=args.prefer)
+    else:
+        out = args.out or DEFAULT_DETECTOR
+        export_detector(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
+                        weights=args.weights, prefer=args.prefer, rec_model=args.rec_model)
+    return 0
