@@ -4,6 +4,9 @@ into a sequence over its width, a sequence head, and per-step class logits for C
 Bodies: `vgg` (plain 3x3 convolutions, shipped) or `mobile` (depthwise-separable blocks).
 Heads, chosen by measurement (see README): `conv` (dilated 1-D convolutions, fast everywhere),
 `bilstm` / `bigru` (recurrent; exported unrolled at a fixed width, see notes/stack.md).
+Optional stages (issue 29), off by default so every earlier run config builds the same model:
+`rectify="tps"` straightens the crop before the body (`engocr.models.rectify`), and
+`mixer_blocks` > 0 adds self-attention blocks after the head (`engocr.models.mixer`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ class CRNNConfig:
     widths: tuple[int, ...] = (32, 64, 96, 96, 128)
     hidden: int = 128
     unroll: bool = False  # recurrent heads: unrolled for export and oneDNN speed
+    rectify: str = "none"  # none | tps (thin-plate-spline spatial transformer)
+    tps_points: int = 20  # fiducial points of the TPS (half on each edge)
+    mixer_blocks: int = 0  # SVTR-like self-attention blocks over the sequence
+    mixer_heads: int = 4
+    mixer_dim: int = 0  # width of the mixing blocks (0: the head's width)
 
     @property
     def time_steps(self) -> int:
@@ -56,6 +64,12 @@ def build_crnn(config: CRNNConfig = CRNNConfig()) -> keras.Model:
     c = config
     inputs = keras.Input((c.height, c.width, c.channels), name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+    if c.rectify == "tps":
+        from engocr.models.rectify import tps_rectify
+
+        x = tps_rectify(x, c.tps_points)
+    elif c.rectify != "none":
+        raise ValueError(f"unknown rectify {c.rectify!r}")
     w = c.widths
     if c.body not in ("vgg", "mobile"):
         raise ValueError(f"unknown body {c.body!r}")
@@ -84,6 +98,10 @@ def build_crnn(config: CRNNConfig = CRNNConfig()) -> keras.Model:
                                  name="seq_rnn")(x)
     else:
         raise ValueError(f"unknown sequence head {c.head!r}")
+    if c.mixer_blocks:
+        from engocr.models.mixer import mixer_blocks
+
+        x = mixer_blocks(x, c.mixer_blocks, c.mixer_heads, c.mixer_dim)
     x = layers.Dropout(0.1, name="dropout")(x)
     logits = layers.Dense(NUM_CLASSES, name="logits")(x)
     return keras.Model(inputs, logits, name=f"crnn_{c.body}_{c.head}")

@@ -87,8 +87,11 @@ class RecTrainer(PhasedTrainer):
     def __init__(self, run_dir: Path, config: CRNNConfig, recipe: list[Phase], batch: int = 32,
                  seed: int = 1, data: str | None = None, eval_every: int = 500,
                  workers: int = 1, init_from: Path | None = None, pool: int = 0,
-                 reuse: int = 4, crops: Path | None = None) -> None:
+                 reuse: int = 4, crops: Path | None = None,
+                 synth_style: str = "default") -> None:
         self.run_dir = run_dir
+        # synth_style: a named mix of synthetic crop styles (data.synth.CROP_STYLES)
+        self.synth_style = synth_style
         # crops: real crops prepared by `engocr train bundle` (a machine without the data)
         self.crops = crops
         # pool > 0: synthetic crops come from a SamplePool of that many, each served up to
@@ -130,7 +133,7 @@ class RecTrainer(PhasedTrainer):
         synth_val = SynthCrops(seed=10_000 + self.seed)
         self.synth_val = rec_data.to_arrays([synth_val[i] for i in range(300)], h, w)
         self.stream = rec_data.synth_stream(self.seed, self.state.synth_index, h, w, t,
-                                            self.workers)
+                                            self.workers, self.synth_style)
         if self.pool_size:
             self._pool_start = self.state.synth_index
             self.stream = SamplePool(self.stream, self.pool_size, self.reuse)

@@ -102,13 +102,14 @@ def ctc_feasible(text: str, time_steps: int) -> bool:
     return 0 < len(text) + repeats <= time_steps
 
 
-def _render(args: tuple[int, int, int, int]) -> tuple[np.ndarray, str]:
+def _render(args: tuple) -> tuple[np.ndarray, str]:
     from engocr.train.data.synth import SynthCrops
 
-    seed, index, height, width = args
-    gen = _WORKER_GEN.get(seed)
+    seed, index, height, width, *rest = args
+    style = rest[0] if rest else "default"
+    gen = _WORKER_GEN.get((seed, style))
     if gen is None:
-        gen = _WORKER_GEN[seed] = SynthCrops(seed=seed)
+        gen = _WORKER_GEN[(seed, style)] = SynthCrops.styled(style, seed=seed)
     sample = gen[index]
     return crop_to_input(sample.image, height, width), sample.text
 
@@ -117,10 +118,11 @@ _WORKER_GEN: dict = {}
 
 
 def synth_stream(seed: int, start: int, height: int, width: int, time_steps: int,
-                 workers: int = 1) -> Iterator[tuple[np.ndarray, str]]:
+                 workers: int = 1, style: str = "default") -> Iterator[tuple[np.ndarray, str]]:
     """Endless synthetic crops from index `start` on, rendered in worker processes so that
-    rendering overlaps training; infeasible labels are skipped."""
-    crops = rendered_stream(_render, lambda i: (seed, i, height, width), start, workers,
+    rendering overlaps training; infeasible labels are skipped. `style`: a mix of
+    `synth.CROP_STYLES` ("default" renders what it always did)."""
+    crops = rendered_stream(_render, lambda i: (seed, i, height, width, style), start, workers,
                             chunk=512)
     try:
         for image, text in crops:

@@ -191,3 +191,96 @@ def composite(scene: np.ndarray, block: TextBlock, matrix: np.ndarray, offset: t
     out = out * (1 - ink[..., None]) + colour * ink[..., None]
     scene[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
     return quads
+
+
+def arc(block: TextBlock, rng: np.random.Generator, span: float) -> TextBlock:
+    """The block laid along a circle (a round badge, a bottle cap, a roundel), letters
+    upright to the circle: over the top of it or, face inwards, along its bottom. `span` is
+    the angle in radians the text's middle line covers; it is capped so that the inner edge
+    keeps a positive radius. Quads become the upright boxes of each word's ink."""
+    h, w = block.ink.shape
+    span = float(min(span, 1.6 * w / max(h, 1)))
+    radius = w / max(span, 1e-3)
+    side = 1.0 if rng.random() < 0.6 else -1.0  # over the top (an arch) or along the bottom
+
+    def forward(x, y):
+        theta = (x - w / 2) / radius
+        r = radius + side * (h / 2 - y)
+        return r * np.sin(theta), -side * r * np.cos(theta)
+
+    border = np.linspace(0, 1, 64, dtype=np.float32)
+    edge_x = np.concatenate([border * w, border * w, np.zeros(64), np.full(64, w)])
+    edge_y = np.concatenate([np.zeros(64), np.full(64, h), border * h, border * h])
+    u, v = forward(edge_x, edge_y)
+    cx, cy = -u.min() + 1, -v.min() + 1
+    out_w, out_h = int(np.ceil(u.max() + cx)) + 2, int(np.ceil(v.max() + cy)) + 2
+    gu, gv = np.meshgrid(np.arange(out_w, dtype=np.float32) - cx,
+                         np.arange(out_h, dtype=np.float32) - cy)
+    theta = np.arctan2(gu, -side * gv)
+    map_x = (w / 2 + theta * radius).astype(np.float32)
+    map_y = (h / 2 - side * (np.hypot(gu, gv) - radius)).astype(np.float32)
+    ink = cv2.remap(block.ink, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=0)
+    quads = []
+    for quad in block.quads:
+        (x1, y1), (x2, y2) = quad.min(0), quad.max(0)
+        xs = np.concatenate([np.linspace(x1, x2, 16)] * 2)
+        ys = np.concatenate([np.full(16, y1), np.full(16, y2)])
+        qu, qv = forward(xs, ys)
+        a, b, c, d = qu.min() + cx, qv.min() + cy, qu.max() + cx, qv.max() + cy
+        quads.append([[a, b], [c, b], [c, d], [a, d]])
+    return TextBlock(ink, np.asarray(quads, np.float32).reshape(-1, 4, 2), list(block.texts))
+
+
+def steep_warp(rng: np.random.Generator, w: int, h: int, max_angle: float = 20.0,
+               squeeze: tuple[float, float] = (0.45, 0.85)) -> np.ndarray:
+    """A stronger perspective than `random_warp`: a sign turned away from the camera, one
+    side's height foreshortened to `squeeze` of the other (or the top edge against the bottom,
+    a sign looked up at), the word narrowed with it, then rotated. Result starts at the origin."""
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    f = rng.uniform(*squeeze)
+    dst = src.copy()
+    if rng.random() < 0.75:  # turned about a vertical axis: left or right edge shorter
+        edge = (1, 2) if rng.random() < 0.5 else (0, 3)
+        dst[edge[0], 1], dst[edge[1], 1] = h * (1 - f) / 2, h * (1 + f) / 2
+        dst[:, 0] *= rng.uniform(0.6, 1.0)
+    else:  # tilted about a horizontal axis: top or bottom edge shorter
+        edge = (0, 1) if rng.random() < 0.5 else (3, 2)
+        dst[edge[0], 0], dst[edge[1], 0] = w * (1 - f) / 2, w * (1 + f) / 2
+        dst[:, 1] *= rng.uniform(0.7, 1.0)
+    angle = np.deg2rad(rng.uniform(-max_angle, max_angle))
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
+    dst = (dst - dst.mean(0)) @ rot.T
+    dst -= dst.min(0)
+    return cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+
+
+def dot_matrix(block: TextBlock, rng: np.random.Generator, size: int) -> TextBlock:
+    """The block redrawn as an LED / dot-matrix display: the ink sampled on a grid of cells
+    (seven to nine to a capital's height) and each lit cell drawn as a round dot, sometimes with
+    a glow. Words keep their quads (the dots stay inside the ink extents)."""
+    h, w = block.ink.shape
+    cell = max(2, int(round(size / rng.uniform(9.0, 12.0))))
+    rows, cols = h // cell, w // cell
+    small = cv2.resize(block.ink[:rows * cell, :cols * cell], (cols, rows),
+                       interpolation=cv2.INTER_AREA)
+    lit = np.argwhere(small > rng.uniform(0.25, 0.45))
+    ink = np.zeros_like(block.ink)
+    radius = max(1, int(round(cell * rng.uniform(0.3, 0.48))))
+    for r, c in lit:
+        cv2.circle(ink, (int(c * cell + cell // 2), int(r * cell + cell // 2)), radius, 1.0, -1,
+                   cv2.LINE_AA)
+    if rng.random() < 0.5:  # light bleeding round the LEDs
+        ink = np.maximum(ink, 0.5 * cv2.GaussianBlur(ink, (0, 0), cell * 0.6))
+    return TextBlock(np.clip(ink, 0, 1), block.quads.copy(), list(block.texts))
+
+
+def faint_colour(rng: np.random.Generator, background: np.ndarray,
+                 contrast: tuple[float, float] = (12.0, 35.0)) -> np.ndarray:
+    """A BGR colour close to `background`: luminance `contrast` levels above or below it,
+    with a slight tint (faded paint, embossed or engraved text, grey on grey)."""
+    step = rng.uniform(*contrast)
+    luma = float(np.dot(background, [0.114, 0.587, 0.299]))
+    sign = 1.0 if luma + step <= 255 and (luma - step < 0 or rng.random() < 0.5) else -1.0
+    colour = background + sign * step + rng.uniform(-6, 6, size=3)
+    return np.clip(colour, 0, 255).astype(np.float32)

@@ -12,12 +12,16 @@ from engocr.train.data.backgrounds import PhotoBank, photo_bank, procedural
 from engocr.train.data.degrade import resample, webcam_degrade
 from engocr.train.data.records import CropSample, SceneSample, WordBox
 from engocr.train.data.render import (
+    arc,
     bend,
     composite,
     contrasting_colour,
+    dot_matrix,
+    faint_colour,
     pick_font,
     random_warp,
     render_block,
+    steep_warp,
     transform_points,
 )
 from engocr.train.data.words import random_line, random_text
@@ -39,27 +43,61 @@ def _background(rng: np.random.Generator, bank: PhotoBank, h: int, w: int,
     return procedural(rng, h, w)
 
 
+# Named mixes of the optional crop styles, for a recipe or run to ask for by name. "default"
+# is the generator as it was before them: same samples for the same seed.
+CROP_STYLES: dict[str, dict[str, float]] = {
+    "default": {},
+    # issue 29: more words on circles, steeply foreshortened, on LED boards and faint
+    "round3": {"arc_p": 0.12, "steep_p": 0.15, "led_p": 0.04, "faint_p": 0.06},
+}
+
+
 class SynthCrops:
     """Recognizer samples: one word (sometimes two) cut from a rendered, degraded surface;
     some curved (`curved_p`) and some seen obliquely (`oblique_p`), which is where the held-out
-    perspective and curved sets showed the recognizer failing."""
+    perspective and curved sets showed the recognizer failing.
+
+    Optional styles, off (0) by default so that a seed renders the samples it always did (no
+    random draw is made for a style at 0): `arc_p` words along a circle, `steep_p` a steep
+    perspective (a sign turned away), `led_p` LED / dot-matrix text, `faint_p` low-contrast
+    text. `CROP_STYLES` names mixes of them (`SynthCrops.styled`)."""
 
     def __init__(self, seed: int = 0, photo_p: float = 0.4, bank: PhotoBank | None = None,
-                 curved_p: float = 0.15, oblique_p: float = 0.25):
+                 curved_p: float = 0.15, oblique_p: float = 0.25, arc_p: float = 0.0,
+                 steep_p: float = 0.0, led_p: float = 0.0, faint_p: float = 0.0):
         self.seed = seed
         self.photo_p = photo_p
         self.curved_p, self.oblique_p = curved_p, oblique_p
+        self.arc_p, self.steep_p, self.led_p, self.faint_p = arc_p, steep_p, led_p, faint_p
         self.bank = bank if bank is not None else photo_bank()
+
+    @classmethod
+    def styled(cls, style: str = "default", seed: int = 0, **kwargs) -> SynthCrops:
+        """The generator with a named mix of `CROP_STYLES`."""
+        if style not in CROP_STYLES:
+            raise ValueError(f"unknown synthetic crop style {style!r}: {sorted(CROP_STYLES)}")
+        return cls(seed=seed, **{**CROP_STYLES[style], **kwargs})
+
+    def _chance(self, rng: np.random.Generator, p: float) -> bool:
+        """True with probability p, drawing nothing at p = 0 (keeps old seeds' samples)."""
+        return p > 0 and rng.random() < p
 
     def __getitem__(self, index: int) -> CropSample:
         rng = _rng(self.seed, index)
         text = random_text(rng, max_words=2)
         size = int(rng.integers(22, 56))
         block = render_block(rng, [text.split(" ")], pick_font(rng), size)
-        if rng.random() < self.curved_p:
+        led = self._chance(rng, self.led_p)
+        if led:
+            block = dot_matrix(block, rng, size)
+        if self._chance(rng, self.arc_p):
+            block = arc(block, rng, span=rng.uniform(np.deg2rad(50), np.deg2rad(200)))
+        elif rng.random() < self.curved_p:
             block = bend(block, rng, amplitude=size * rng.uniform(0.2, 1.0))
         ch, cw = block.ink.shape
-        if rng.random() < self.oblique_p:  # a sign seen from the side, a tilted camera
+        if self._chance(rng, self.steep_p):
+            matrix = steep_warp(rng, cw, ch)
+        elif rng.random() < self.oblique_p:  # a sign seen from the side, a tilted camera
             matrix = random_warp(rng, cw, ch, max_angle=15.0, perspective=0.25)
         else:
             matrix = random_warp(rng, cw, ch, max_angle=5.0, perspective=0.06)
@@ -70,6 +108,13 @@ class SynthCrops:
             plate = rng.integers(0, 256, size=3).astype(np.float32)
         reference = plate if plate is not None else scene.reshape(-1, 3).mean(0)
         colour = contrasting_colour(rng, reference)
+        if led:  # lit dots on a dark board: red, amber, green, white or blue
+            plate = rng.uniform(0, 45, size=3).astype(np.float32)
+            led_colours = ((40, 40, 255), (0, 170, 255), (60, 255, 60), (240, 240, 240),
+                           (255, 160, 40))
+            colour = np.asarray(led_colours[int(rng.integers(5))], np.float32)
+        elif self._chance(rng, self.faint_p):
+            colour = faint_colour(rng, reference)
         shadow = tuple(int(v) for v in rng.integers(1, 4, 2)) if rng.random() < 0.1 else None
         quads = composite(scene, block, matrix, (0, 0), colour, plate, shadow)
         x1, y1 = quads.reshape(-1, 2).min(0)
