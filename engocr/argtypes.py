@@ -77,6 +77,7 @@ def _size_ok(wh: tuple[int, int]) -> bool:
 SIZE = checked(_parse_size, _size_ok,
                f"WIDTHxHEIGHT such as 640x480, at most {MAX_SIZE[0]}x{MAX_SIZE[1]}")
 POSITIVE = checked(int, lambda v: v >= 1, "a whole number >= 1")
+COUNT = checked(int, lambda v: v >= 0, "a whole number >= 0")
 THREADS = checked(int, lambda v: 1 <= v <= MAX_THREADS, f"a whole number from 1 to {MAX_THREADS}")
 FRACTION = checked(float, lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1")
 SIDE = checked(int, lambda v: v >= 32, "a number of pixels >= 32")
@@ -84,5 +85,5 @@ COARSE_SIDE = checked(int, lambda v: v == 0 or 64 <= v <= 4096,
                       "0 (off) or a number of pixels from 64 to 4096")
 
 # What a value is called in --help when its option gives no metavar.
-_METAVARS = {Path: "PATH", SIZE: "WxH", POSITIVE: "N", THREADS: "N", FRACTION: "0-1",
+_METAVARS = {Path: "PATH", SIZE: "WxH", POSITIVE: "N", COUNT: "N", THREADS: "N", FRACTION: "0-1",
              SIDE: "PIXELS", COARSE_SIDE: "PIXELS", int: "N", float: "X"}

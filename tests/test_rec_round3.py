@@ -173,3 +173,31 @@ def test_styled_crops_render_with_their_labels_and_default_is_unchanged():
         assert not np.array_equal(gen[1].image, plain[1].image)
     with pytest.raises(ValueError, match="style"):
         SynthCrops.styled("curvy")
+
+
+def test_card_names_the_stages_and_the_fused_export_refuses_them():
+    from engocr.export.cards import recognizer_card
+    from engocr.export.fused_rnn import tf_keras_twin
+    from engocr.models.crnn import CRNNConfig
+
+    plain = recognizer_card(CRNNConfig(**TINY_REC), "int8").architecture
+    staged = recognizer_card(CRNNConfig(**TINY_REC, rectify="tps", mixer_blocks=2),
+                             "int8").architecture
+    assert "rectifier" not in plain and "self-attention" not in plain
+    assert "TPS rectifier (20 points)" in staged and "2 self-attention blocks" in staged
+    lstm = {**TINY_REC, "head": "bilstm"}
+    with pytest.raises(ValueError, match="rectifier or mixing blocks"):
+        tf_keras_twin(CRNNConfig(**lstm, rectify="tps"))
+
+
+def test_a_run_keeps_the_synthetic_style_it_started_with(tmp_path):
+    from engocr.errors import InputError
+    from engocr.train.rec import _run_synth_style
+
+    run = tmp_path / "run"
+    assert _run_synth_style(run, None) == "default"  # a new run, nothing said
+    assert _run_synth_style(run, "round3") == "round3"
+    assert _run_synth_style(run, None) == "round3"  # resumed without the flag
+    with pytest.raises(InputError, match="choose one of default, round3"):
+        _run_synth_style(run, "gothic")
+    assert _run_synth_style(run, None) == "round3"

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from engocr.argtypes import POSITIVE, SIZE
+from engocr.argtypes import COUNT, POSITIVE, SIZE
 from engocr.errors import InputError
 
 DATA_HELP = ("real data folder (ic15_train, iiit5k_test, ...); default: $ENGOCR_DATA, else "
@@ -36,6 +36,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      metavar="C", help="channels of the five body blocks of a new run")
     rec.add_argument("--hidden", type=POSITIVE, default=128,
                      help="width of the sequence head of a new run")
+    rec.add_argument("--rectify", choices=["none", "tps"], default="none",
+                     help="a new run straightens each crop first with a thin-plate-spline "
+                          "transformer (tps)")
+    rec.add_argument("--mixer-blocks", type=COUNT, default=0,
+                     help="self-attention blocks after the sequence head of a new run")
+    rec.add_argument("--synth-style", default=None, metavar="NAME",
+                     help="mix of synthetic crop styles (default, round3); kept in the run "
+                          "folder (default: the run's own, else 'default')")
     rec.add_argument("--recipe", type=Path, default=None,
                      help="JSON list of training phases for a new run (default: the built-in "
                           "recipe; a resumed run keeps its own recipe.json)")
@@ -198,14 +206,15 @@ def _train_rec(args: argparse.Namespace) -> int:
 
     config = CRNNConfig(width=args.width, head=args.head, body=args.body,
                         widths=tuple(args.widths), hidden=args.hidden,
-                        unroll=args.head != "conv")
+                        unroll=args.head != "conv", rectify=args.rectify,
+                        mixer_blocks=args.mixer_blocks)
     recipe = INIT_RECIPE if args.init_from else DEFAULT_RECIPE
     if args.recipe is not None:
         recipe = read_recipe(args.recipe)
     trainer = RecTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
                          init_from=args.init_from, pool=args.pool, reuse=args.reuse,
-                         crops=args.crops)
+                         crops=args.crops, synth_style=args.synth_style)
     state = trainer.train(minutes=args.minutes)
     print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))
     return 0

@@ -7,12 +7,18 @@ from engocr.realtime.card import ModelCard
 
 
 def recognizer_card(config, quantization: str, **extra) -> ModelCard:
-    """Card of a CRNN export (`config` is a CRNNConfig)."""
+    """Card of a CRNN export (`config` is a CRNNConfig); the optional stages (rectifier,
+    mixing blocks) are named where a config has them."""
+    stages = ""
+    if config.rectify != "none":
+        stages += f", {config.rectify.upper()} rectifier ({config.tps_points} points)"
+    if config.mixer_blocks:
+        stages += f", {config.mixer_blocks} self-attention blocks ({config.mixer_heads} heads)"
     return ModelCard(kind="recognizer", input_width=config.width, input_height=config.height,
                      input_channels=config.channels, quantization=quantization,
                      charset=CHARSET, blank_index=BLANK, time_steps=config.time_steps,
                      architecture=f"CRNN {config.body} body, {config.head} head, widths "
-                                  f"{list(config.widths)}, hidden {config.hidden}", **extra)
+                                  f"{list(config.widths)}, hidden {config.hidden}{stages}", **extra)
 
 
 def detector_card(config, quantization: str, **extra) -> ModelCard:

@@ -22,6 +22,9 @@ def tf_keras_twin(config: CRNNConfig):
 
     if config.head != "bilstm" or config.body != "vgg":
         raise ValueError("the fused export covers the vgg body with the bilstm head")
+    if config.rectify != "none" or config.mixer_blocks:
+        # the twin has no rectifier or mixing blocks: their weights would be left out silently
+        raise ValueError("the fused export does not cover the rectifier or mixing blocks")
 
     def conv_bn(x, filters, name, kernel=(3, 3)):
         x = layers.Conv2D(filters, kernel, padding="same", use_bias=False,

@@ -61,8 +61,9 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
     held_images, held_texts = rec_data.to_arrays(rec_data.load_crops("ic15_val", data), h, w)
     reference = evaluate(model, held_images, held_texts)["word_acc"]
     variants = {}
-    if config.head == "bilstm" and config.body == "vgg":
-        # The fused LSTM op too, at the batch it is timed at.
+    if (config.head == "bilstm" and config.body == "vgg" and config.rectify == "none"
+            and not config.mixer_blocks):
+        # The fused LSTM op too, at the batch it is timed at (its twin has no optional stages).
         quantizations = (*quantizations, "fused-float32")
     for q in quantizations:
         if q == "fused-float32":

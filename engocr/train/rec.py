@@ -3,6 +3,7 @@ blocks frozen, then everything at a lower learning rate. Resumable from any chec
 
 from __future__ import annotations
 
+import json
 import os
 import weakref
 from pathlib import Path
@@ -88,10 +89,12 @@ class RecTrainer(PhasedTrainer):
                  seed: int = 1, data: str | None = None, eval_every: int = 500,
                  workers: int = 1, init_from: Path | None = None, pool: int = 0,
                  reuse: int = 4, crops: Path | None = None,
-                 synth_style: str = "default") -> None:
+                 synth_style: str | None = None) -> None:
         self.run_dir = run_dir
-        # synth_style: a named mix of synthetic crop styles (data.synth.CROP_STYLES)
-        self.synth_style = synth_style
+        # synth_style: a named mix of synthetic crop styles (data.synth.CROP_STYLES), kept in
+        # the run folder so that a resumed run renders what it started with; None: the run's
+        # own (a new run: "default")
+        self.synth_style = _run_synth_style(run_dir, synth_style)
         # crops: real crops prepared by `engocr train bundle` (a machine without the data)
         self.crops = crops
         # pool > 0: synthetic crops come from a SamplePool of that many, each served up to
@@ -173,3 +176,19 @@ class RecTrainer(PhasedTrainer):
         s = evaluate(self.model, *self.synth_val)
         scores.update({f"synth_val_{k}": v for k, v in s.items()})
         return scores
+
+
+def _run_synth_style(run_dir: Path, style: str | None) -> str:
+    """The run's synthetic crop style (`synth.json`): `style` if given (and then saved), else
+    the one the run was started with."""
+    from engocr.train.data.synth import CROP_STYLES
+
+    path = run_dir / "synth.json"
+    if style is None:
+        return json.loads(path.read_text())["style"] if path.exists() else "default"
+    if style not in CROP_STYLES:
+        raise InputError(f"unknown synthetic crop style {style!r}: choose one of "
+                         f"{', '.join(sorted(CROP_STYLES))}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"style": style}))
+    return style
