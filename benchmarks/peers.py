@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['word_acc_iiit5k_test']:7.3f} {r['word_acc_svt_test']:6.3f} "
               f"{r['ms_per_frame']:9.1f} {r['fps']:6.2f} {ratio:8.1f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"date": today, "threads": args.threads,
+    from engocr.realtime.bench import cpu_name
+
+    args.out.write_text(json.dumps({"date": today, "cpu": cpu_name(), "threads": args.threads,
                                     "images": len(images), "crops": args.crops,
                                     "command": "python benchmarks/peers.py " +
                                     " ".join(argv or sys.argv[1:]), "rows": rows}, indent=1))

@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"date": datetime.date.today().isoformat(),
+    from engocr.realtime.bench import cpu_name
+
+    args.out.write_text(json.dumps({"date": datetime.date.today().isoformat(), "cpu": cpu_name(),
                                     "threads": args.threads, "rows": rows,
                                     "command": "python benchmarks/rec_heads.py " +
                                     " ".join(argv or sys.argv[1:])}, indent=1))

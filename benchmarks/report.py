@@ -12,8 +12,6 @@ import re
 import sys
 from pathlib import Path
 
-from engocr.realtime.bench import cpu_name
-
 RESULTS = Path("benchmarks/results")
 README = Path("README.md")
 
@@ -26,6 +24,11 @@ def _measured(data: dict) -> str:
 def _load(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def _cpu(data: dict) -> str:
+    """The CPU a result was measured on, as the benchmark recorded it (not this machine's)."""
+    return data.get("cpu", "an unrecorded CPU")
 
 
 def speed_section(data: dict) -> str:
@@ -124,7 +127,7 @@ def accuracy_section(data: dict) -> str:
 
 
 def peers_section(data: dict) -> str:
-    lines = [_measured(data) + f" on {cpu_name()}, "
+    lines = [_measured(data) + f" on {_cpu(data)}, "
              f"{data['threads']} threads for every system, {data['images']} ic15 validation "
              "frames (1280x720).", "",
              "| system | boxes | det H | e2e F | IIIT5K | SVT | ms/frame | FPS | "
@@ -157,7 +160,7 @@ def rec_heads_section(data: dict) -> str:
     names = {"conv": "dilated 1-D conv", "bilstm": "BiLSTM {h} (unrolled)",
              "bigru": "BiGRU {h} (unrolled)", "bilstm-fused": "BiLSTM {h} (fused LSTM op)"}
     bodies = {"vgg": "VGG-lite", "mobile": "depthwise-separable"}
-    lines = [_measured(data) + f" on {cpu_name()} (float "
+    lines = [_measured(data) + f" on {_cpu(data)} (float "
              f"TFLite, {data['threads']} threads; untrained weights: latency and size only).", "",
              "| body | head | parameters | size | ms batch 1 / 8 / 16 |", "|---|---|---|---|---|"]
     for r in data["rows"]:
@@ -171,7 +174,7 @@ def rec_heads_section(data: dict) -> str:
 
 
 def rec_widths_section(data: dict) -> str:
-    lines = [_measured(data) + f" on {cpu_name()} (TFLite at {data['threads']} threads for a "
+    lines = [_measured(data) + f" on {_cpu(data)} (TFLite at {data['threads']} threads for a "
              "batch of 16 crops; training samples/s of the real step on random inputs, batch "
              "32, TensorFlow without XLA; untrained weights).", "",
              "| body | block widths, head | parameters | M multiply-adds a crop | "

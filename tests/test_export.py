@@ -211,3 +211,23 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     assert (card.lexicon_margin, card.lexicon_prior) == (0.0, 0.0)
     assert [(r["margin"], r["prior"]) for r in card.metrics["lexicon_val"]] == [(0.0, 0.0)] + [
         (m, p) for m in MARGIN_GRID[1:] for p in PRIOR_GRID]
+
+
+def test_a_card_names_the_imagenet_weights_that_started_a_line_of_runs(tmp_path):
+    import json
+
+    from engocr.export.cards import detector_card
+    from engocr.models.yolo_mobilenet import DetectorConfig
+    from engocr.train.runs import imagenet_lineage
+
+    first, second, third = (tmp_path / n for n in ("pre", "reach", "large"))
+    for run, pretrained, source in ((first, "mnv1.tflite", None), (second, "", first),
+                                    (third, "", second)):
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"pretrained": pretrained}))
+        if source is not None:
+            (run / "init.json").write_text(json.dumps({"from": str(source)}))
+    assert imagenet_lineage(third) == ("mnv1.tflite", ["pre", "reach", "large"])
+    text = detector_card(DetectorConfig(), "int8", imagenet_lineage(third)).architecture
+    assert "ImageNet weights (mnv1.tflite)" in text and "pre -> reach -> large" in text
+    assert "from scratch" in detector_card(DetectorConfig(), "int8").architecture

@@ -21,12 +21,18 @@ def recognizer_card(config, quantization: str, **extra) -> ModelCard:
                                   f"{list(config.widths)}, hidden {config.hidden}{stages}", **extra)
 
 
-def detector_card(config, quantization: str, **extra) -> ModelCard:
+def detector_card(config, quantization: str, lineage: tuple[str, list[str]] | None = None,
+                  **extra) -> ModelCard:
     """Card of a YOLO-MobileNet export (`config` is a DetectorConfig); the architecture names
-    the ImageNet weights that started the backbone, if any."""
+    the ImageNet weights that started the backbone, if any: the config's own, or where a run
+    was started from others (`lineage`, from `engocr.train.runs.imagenet_lineage`) the ones
+    that started the first of them."""
     backbone = {"mobilenet_v2": "MobileNetV2", "mobilenet_v1": "MobileNetV1"}[config.backbone]
-    start = (f", backbone initialised from ImageNet weights ({config.pretrained})"
-             if config.pretrained else ", trained from scratch")
+    weights, runs = lineage if lineage and lineage[0] else (config.pretrained, [])
+    start = (f", backbone initialised from ImageNet weights ({weights})"
+             if weights else ", trained from scratch")
+    if runs:
+        start += f", trained in runs {' -> '.join(runs)}"
     return ModelCard(kind="detector", input_width=config.width, input_height=config.height,
                      input_channels=3, quantization=quantization, strides=list(config.strides),
                      anchors=[[list(a) for a in scale] for scale in config.anchors],

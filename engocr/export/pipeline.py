@@ -158,7 +158,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
         tflite_detector,
         tflite_recognizer,
     )
-    from engocr.train.runs import detector_over, load_detector_model
+    from engocr.train.runs import detector_over, imagenet_lineage, load_detector_model
 
     model, config = load_detector_model(run, weights, free_size=True)
     scenes = ic15_val_scenes(data)
@@ -219,7 +219,8 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     chosen = _pick(variants, budget, "hmean_ic15_val", reference, prefer)
     passes, pass_grids = choose_passes(work / f"detector-{chosen}.tflite", scenes, threads)
     print(f"detector coarse pass and large-box threshold (validation): {json.dumps(passes)}")
-    card = detector_card(config, chosen, **settings, **passes, training_data=TRAINING_DATA,
+    card = detector_card(config, chosen, imagenet_lineage(run), **settings, **passes,
+                         training_data=TRAINING_DATA,
                          metrics={"keras_hmean_ic15_val": reference, **pass_grids,
                                   "keras_hmean_by_max_side": best_h,
                                   "postprocess_on_train_images": grid,

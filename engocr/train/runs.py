@@ -5,6 +5,7 @@ as the shipped runtime does. Imports models and the runtime only, never the trai
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from engocr.export.cards import detector_card, recognizer_card
@@ -71,3 +72,21 @@ def keras_reader(det_run: Path, rec_run: Path, score_threshold: float | None = N
     recognizer = TextRecognizer(KerasEngine(rec_model, rec_run),
                                 recognizer_card(rec_config, KERAS_QUANTIZATION))
     return Reader.from_parts(detector, recognizer)
+
+
+def imagenet_lineage(run: Path) -> tuple[str, list[str]]:
+    """The ImageNet weights file that started a detector run's line ("" if none) and the runs
+    of that line, first to `run`: each run started `--init-from` another names it in its
+    `init.json`; the first with `pretrained` in its config is where the backbone came from."""
+    runs, current = [], Path(run)
+    while current is not None and len(runs) < 50:
+        runs.append(current.name)
+        config_path = current / "config.json"
+        if config_path.exists():
+            pretrained = json.loads(config_path.read_text()).get("pretrained", "")
+            if pretrained:
+                return pretrained, runs[::-1]
+        init = current / "init.json"
+        source = json.loads(init.read_text()).get("from", "") if init.exists() else ""
+        current = Path(source) if source and not source.startswith("ImageNet") else None
+    return "", runs[::-1]
