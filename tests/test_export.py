@@ -106,7 +106,7 @@ def test_free_size_detector_runs_each_frame_at_its_own_aspect(tmp_path):
     for h, w, want in ((240, 320, (256, 192)), (360, 640, (256, 160)), (96, 128, (128, 96))):
         frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         assert detector.input_size(frame.shape) == want
-        boxes, _ = detector(frame)
+        boxes = detector(frame)[0]
         x, placement = detector.preprocess(frame)
         raws, keras_raws = detector.infer(x), over_keras.infer(x)
         for a, b in zip(keras_raws, raws, strict=True):

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from engocr.realtime.detector import boxes_to_quads
 from engocr.realtime.reader import crop_boxes
 from engocr.realtime.results import FrameResult, Word
 from engocr.realtime.sinks import TrackTranscriptSink
@@ -35,14 +36,16 @@ class FakeReader:
     """Stands in for the TFLite models: detection from the clip's truth, recognition by
     matching crops against the clip's known words, counting every recognizer call."""
 
+    oriented = False
+
     def __init__(self, truth):
         self.truth, self.calls, self.current = truth, 0, 0
 
     def detect(self, image, timings=None):
         boxes = np.array([b for b, _ in self.truth[self.current]], np.float32)
-        return boxes, np.ones(len(boxes), np.float32)
+        return boxes, np.ones(len(boxes), np.float32), boxes_to_quads(boxes)
 
-    def read_boxes(self, image, boxes, timings=None):
+    def read_boxes(self, image, boxes, timings=None, quads=None):
         crops = crop_boxes(image, boxes)
         self.calls += len(crops)
         texts = []
@@ -125,7 +128,7 @@ def test_unsure_reading_is_retried_every_few_frames_until_the_vote_is_full():
     fake = FakeReader(truth)
     unsure = fake.read_boxes
 
-    def low_confidence(image, boxes, timings=None):
+    def low_confidence(image, boxes, timings=None, quads=None):
         texts, _ = unsure(image, boxes, timings)
         return texts, np.full(len(texts), 0.5, np.float32)
 

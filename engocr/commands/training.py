@@ -103,6 +103,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--large-obj-weight", type=float, default=0.0, metavar="X",
                      help="weigh the objectness of words 96 input px and taller 1 + X times "
                           "(from 48 px up; a new run only)")
+    det.add_argument("--oriented", action="store_true",
+                     help="predict each word's angle too: oriented boxes, tilted crops read "
+                          "level (a new run only; --init-from a level run keeps its boxes)")
     det.add_argument("--batch", type=POSITIVE, default=16, help="training batch size")
     det.add_argument("--minutes", type=float, default=None, help="stop after this long")
     det.add_argument("--eval-every", type=POSITIVE, default=300, help="steps between evaluations")
@@ -256,7 +259,7 @@ def _train_det(args: argparse.Namespace) -> int:
     config = DetectorConfig(width=width, height=height, max_side=args.max_side, train_width=tw,
                             train_height=th, backbone=args.backbone, alpha=args.alpha,
                             pretrained=pretrained, large_obj_weight=args.large_obj_weight,
-                            **DET_LOSSES[args.loss])
+                            oriented=args.oriented, **DET_LOSSES[args.loss])
     recipe = INIT_RECIPE if args.init_from else PRETRAINED_RECIPE if pretrained else \
         DEFAULT_RECIPE
     if args.recipe is not None:

@@ -36,6 +36,7 @@ def detector_card(config, quantization: str, lineage: tuple[str, list[str]] | No
     return ModelCard(kind="detector", input_width=config.width, input_height=config.height,
                      input_channels=3, quantization=quantization, strides=list(config.strides),
                      anchors=[[list(a) for a in scale] for scale in config.anchors],
-                     xy_scale=config.xy_scale,
-                     architecture=f"YOLOv3 heads (strides {list(config.strides)}) on "
+                     xy_scale=config.xy_scale, oriented=config.oriented,
+                     architecture=f"YOLOv3 heads (strides {list(config.strides)}"
+                                  f"{', oriented boxes' if config.oriented else ''}) on "
                                   f"{backbone} alpha {config.alpha}{start}", **extra)

@@ -1,6 +1,8 @@
 """YOLOv3-style text detector on a MobileNet (v2 or v1) backbone: three scales (strides 8, 16,
 32) joined by upsampling + concatenation, three anchors per scale, one class (text), so each
-anchor predicts (tx, ty, tw, th, objectness).
+anchor predicts (tx, ty, tw, th, objectness); an `oriented` detector also predicts the word's
+angle as (sin 2a, cos 2a), its w and h then being the word's own (along and across the text),
+not its axis-aligned bound's (`engocr.realtime.oriented`).
 
 The backbone is built without weights; a new training run may start it from ImageNet weights
 read from a quantized TFLite classifier (`engocr.models.imagenet`, `DetectorConfig.pretrained`).
@@ -14,6 +16,7 @@ import keras
 from keras import layers, ops
 
 from engocr.models.imagenet import BACKBONES, build_backbone
+from engocr.realtime.oriented import box_channels
 
 BN_MOMENTUM = 0.99
 
@@ -49,13 +52,27 @@ class DetectorConfig:
     # Large words are few among the training positives and end up scoring like background: a
     # positive's objectness term weighs up to 1 + this, rising from 48 to 96 input pixels high.
     large_obj_weight: float = 0.0
+    # Oriented boxes: 68% of the ic15 validation words 96 px and taller are tilted, and an
+    # axis-aligned box reaches IoU > 0.5 with only 61% of them.
+    oriented: bool = False
 
     @property
     def frame_side(self) -> int:
         return self.max_side or self.width
 
+    @property
+    def channels(self) -> int:
+        """Output channels per anchor: tx ty tw th obj (and sin 2a, cos 2a when oriented)."""
+        return box_channels(self.oriented)
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# Initial output biases per anchor: objectness at a 1% prior (bias -4.6) so that the thousands
+# of empty cells do not swamp the first steps with a huge loss (a source of the NaNs YOLO code
+# is known for); the angle at 0 (sin 0, cos 0), text being mostly level.
+HEAD_BIAS = (0.0, 0.0, 0.0, 0.0, -4.6, 0.0, 1.0)
 
 
 def _sep_block(x, filters: int, name: str):
@@ -100,7 +117,7 @@ def _conv1(x, filters: int, name: str):
 def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = False,
                    any_size: bool = False) -> keras.Model:
     """Input: BGR pixels 0..255 (float32, HxWx3; normalised to [-1, 1] inside, as the MobileNets
-    expect). Outputs, one per stride: (batch, H/s, W/s, anchors * 5) raw logits. The same
+    expect). Outputs, one per stride: (batch, H/s, W/s, anchors * channels) raw logits. The same
     weights fit every size (`training` picks the training window size; `any_size` leaves
     height and width free, multiples of 32, for the export that the runtime sizes per frame)."""
     c = config
@@ -121,7 +138,7 @@ def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = F
                        name="backbone")
     c3, c4, c5 = taps(x)
     f = c.head_filters
-    n_out = len(c.anchors[0]) * 5
+    n_out = len(c.anchors[0]) * c.channels
     p5 = _sep_block(_conv1(c5, f * 2, "p5_in"), f * 2, "p5")
     upsample = (lambda name: Upsample2x(name=name)) if any_size else \
         (lambda name: layers.UpSampling2D(2, name=name))
@@ -129,9 +146,7 @@ def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = F
     p4 = _sep_block(_conv1(p4, f, "p4_in"), f, "p4")
     p3 = layers.Concatenate(name="p3_cat")([upsample("p4_up")(_conv1(p4, f, "p4_lat")), c3])
     p3 = _sep_block(_conv1(p3, f, "p3_in"), f, "p3")
-    # Objectness starts at a 1% prior (bias -4.6) so that the thousands of empty cells do not
-    # swamp the first steps with a huge loss (a source of the NaNs YOLO code is known for).
-    bias = [0.0, 0.0, 0.0, 0.0, -4.6] * len(c.anchors[0])
+    bias = list(HEAD_BIAS[:c.channels]) * len(c.anchors[0])
     outputs = [layers.Conv2D(n_out, 1, name=f"out_s{s}",
                              bias_initializer=keras.initializers.Constant(bias))(p)
                for p, s in zip((p3, p4, p5), c.strides, strict=True)]

@@ -34,6 +34,8 @@ class ModelCard:
     # (input_width x input_height is then its nominal size); 0: always input_width x height.
     max_side: int = 0
     xy_scale: float = 1.0  # box centre range per cell (see DetectorConfig.xy_scale)
+    # Oriented boxes: each anchor also gives the word's angle (DetectorConfig.oriented).
+    oriented: bool = False
     # > 0: a second, coarse pass at this longest side finds words too large for the fine pass
     # (realtime/multiscale.py); its boxes under `coarse_min_height` pixels of the coarse input
     # are left to the fine pass. Chosen on validation by the export; 0: one pass.

@@ -1,5 +1,6 @@
 """Text detector predictor: letterbox preprocess -> TFLite YOLO model -> numba decode + NMS ->
-boxes in original frame pixels."""
+boxes in original frame pixels, with each word's quad (its own corners: tilted where the
+detector is oriented, else the box's)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from engocr.realtime.card import ModelCard, check_card
 from engocr.realtime.engine import TFLiteEngine
 from engocr.realtime.kernels import yolo_postprocess
 from engocr.realtime.multiscale import merge_passes
+from engocr.realtime.oriented import box_channels, obb_to_quads, oriented_postprocess
+
+# (boxes (n, 4: x1 y1 x2 y2), scores (n,), quads (n, 4, 2)), frame pixels, best first.
+Detections = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class YoloPredictor:
@@ -26,13 +31,12 @@ class YoloPredictor:
     score_threshold: float
     card: ModelCard
 
-    def __call__(self, frame: np.ndarray, timings: dict | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes (n, 4: x1 y1 x2 y2, frame pixels, clipped) and scores, best first."""
+    def __call__(self, frame: np.ndarray, timings: dict | None = None) -> Detections:
+        """Boxes (n, 4: x1 y1 x2 y2, frame pixels, clipped), scores and quads, best first."""
         return self.detect_at(frame, None, timings)
 
     def detect_at(self, frame: np.ndarray, side: int | None, timings: dict | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  ) -> Detections:
         """One pass at longest side `side` (None: the model's own), its stages added to
         `timings`."""
         t0 = time.perf_counter()
@@ -40,13 +44,13 @@ class YoloPredictor:
         t1 = time.perf_counter()
         raws = self.infer(x)
         t2 = time.perf_counter()
-        boxes, scores = self.postprocess(raws, placement, frame.shape)
+        found = self.postprocess(raws, placement, frame.shape)
         t3 = time.perf_counter()
         if timings is not None:
             timings["det_pre"] = timings.get("det_pre", 0) + (t1 - t0) * 1000
             timings["detect"] = timings.get("detect", 0) + (t2 - t1) * 1000
             timings["nms"] = timings.get("nms", 0) + (t3 - t2) * 1000
-        return boxes, scores
+        return found
 
     def preprocess(self, frame: np.ndarray, side: int | None = None
                    ) -> tuple[np.ndarray, tuple[float, int, int]]:
@@ -61,27 +65,41 @@ class YoloPredictor:
         raise NotImplementedError
 
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
-        """Raw head outputs, finest grid first, each (grid_h, grid_w, anchors, 5)."""
+        """Raw head outputs, finest grid first, each (grid_h, grid_w, anchors, channels)."""
         raise NotImplementedError
 
     def postprocess(self, raws: list[np.ndarray], placement: tuple[float, int, int],
                     frame_shape: tuple[int, ...], threshold: float | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    ) -> Detections:
         """Decode + NMS (+ weighted merge) with the card's settings, back to frame pixels
-        (clipped, at least 2 px a side); at the detector's score threshold unless `threshold`
-        is given."""
+        (boxes and quads clipped to the frame, boxes at least 2 px a side); at the detector's
+        score threshold unless `threshold` is given. An oriented detector's boxes are its
+        quads' bounds."""
         threshold = self.score_threshold if threshold is None else threshold
-        boxes, scores = yolo_postprocess(
-            raws, self.anchors, self.strides, threshold, self.card.iou_threshold,
-            xy_scale=self.card.xy_scale, merge_iou=self.card.box_merge_iou,
-            large_min_height=self.card.large_min_height,
-            large_threshold=min(self.card.large_score_threshold or 1.0, threshold))
         scale, dx, dy = placement
-        boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
+        card = self.card
+        if card.oriented:
+            obbs, scores = oriented_postprocess(
+                raws, self.anchors, self.strides, threshold, card.iou_threshold,
+                xy_scale=card.xy_scale, merge_iou=card.box_merge_iou)
+            obbs[:, :2] = (obbs[:, :2] - np.array([dx, dy], np.float32)) / scale
+            obbs[:, 2:4] /= scale
+            quads = obb_to_quads(obbs)
+            boxes = np.concatenate([quads.min(1), quads.max(1)], 1)
+        else:
+            boxes, scores = yolo_postprocess(
+                raws, self.anchors, self.strides, threshold, card.iou_threshold,
+                xy_scale=card.xy_scale, merge_iou=card.box_merge_iou,
+                large_min_height=card.large_min_height,
+                large_threshold=min(card.large_score_threshold or 1.0, threshold))
+            boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
+            quads = None
         h, w = frame_shape[:2]
         boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
+        quads = boxes_to_quads(boxes) if quads is None else \
+            np.clip(quads, 0, [w, h]).astype(np.float32)
         valid = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
-        return boxes[valid], scores[valid]
+        return boxes[valid], scores[valid], quads[valid]
 
 
 class TextDetector(YoloPredictor):
@@ -111,8 +129,7 @@ class TextDetector(YoloPredictor):
         self.order = sorted(range(len(engine.outputs)),
                             key=lambda i: -engine.output_shapes[i][1])
 
-    def __call__(self, frame: np.ndarray, timings: dict | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, frame: np.ndarray, timings: dict | None = None) -> Detections:
         """The fine pass, and where the frame is well above the coarse side, the coarse pass
         merged in (its cost is in the same `detect` / `nms` timings)."""
         fine = self.detect_at(frame, None, timings)
@@ -146,8 +163,8 @@ class TextDetector(YoloPredictor):
 
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
         outs = self._engine_for(x.shape).run(x)
-        n_anchors = self.anchors.shape[1]
-        return [outs[i][0].reshape(outs[i].shape[1], outs[i].shape[2], n_anchors, 5)
+        n_anchors, channels = self.anchors.shape[1], box_channels(self.card.oriented)
+        return [outs[i][0].reshape(outs[i].shape[1], outs[i].shape[2], n_anchors, channels)
                 for i in self.order]
 
     def input_size(self, frame_shape: tuple[int, ...], side: int | None = None
@@ -160,12 +177,20 @@ class TextDetector(YoloPredictor):
 
 def check_detector(engine: TFLiteEngine, card: ModelCard) -> None:
     """The card must describe this model: input size and channels, one output per stride with
-    anchors * 5 channels on the right grid."""
+    anchors * channels (5, or 7 for an oriented detector) on the right grid."""
     check_card(engine, card, "detector")
     name = engine.path
+    channels = box_channels(card.oriented)
     expected = sorted((card.input_height // s, card.input_width // s,
-                       len(card.anchors[k]) * 5) for k, s in enumerate(card.strides))
+                       len(card.anchors[k]) * channels) for k, s in enumerate(card.strides))
     actual = sorted(tuple(s[1:]) for s in engine.output_shapes)
     if expected != actual:
         raise ModelError(f"{name}: outputs {actual} do not match the card's strides/anchors "
                          f"{expected}")
+
+
+def boxes_to_quads(boxes: np.ndarray) -> np.ndarray:
+    """(n, 4) x1 y1 x2 y2 boxes to (n, 4, 2) quads, clockwise from top-left."""
+    x1, y1, x2, y2 = (boxes[:, k] for k in range(4))
+    return np.stack([np.stack([x1, y1], -1), np.stack([x2, y1], -1), np.stack([x2, y2], -1),
+                     np.stack([x1, y2], -1)], 1).astype(np.float32)

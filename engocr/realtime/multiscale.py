@@ -23,20 +23,18 @@ def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.prod(np.maximum(hi - lo, 0), axis=2)
 
 
-def merge_passes(fine: tuple[np.ndarray, np.ndarray], coarse: tuple[np.ndarray, np.ndarray],
-                 min_coarse_height: float, overlap: float = 0.2
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes and scores, best first, of both passes (frame pixels): every fine box, and the
-    coarse boxes at least `min_coarse_height` frame pixels high (the fine pass sees lower
+def merge_passes(fine: tuple[np.ndarray, ...], coarse: tuple[np.ndarray, ...],
+                 min_coarse_height: float, overlap: float = 0.2) -> tuple[np.ndarray, ...]:
+    """Boxes, scores and quads, best first, of both passes (frame pixels): every fine box, and
+    the coarse boxes at least `min_coarse_height` frame pixels high (the fine pass sees lower
     words better) that overlap no fine box by `overlap` of the smaller box's area or more."""
-    fine_boxes, fine_scores = fine
-    coarse_boxes, coarse_scores = coarse
+    fine_boxes, coarse_boxes = fine[0], coarse[0]
     keep = (coarse_boxes[:, 3] - coarse_boxes[:, 1]) >= min_coarse_height
     if len(fine_boxes) and keep.any():
         inter = _intersections(fine_boxes, coarse_boxes)
         smaller = np.minimum(_areas(fine_boxes)[:, None], _areas(coarse_boxes)[None, :])
         keep &= ~(inter >= overlap * smaller).any(0)
-    boxes = np.concatenate([fine_boxes, coarse_boxes[keep]]).astype(np.float32)
-    scores = np.concatenate([fine_scores, coarse_scores[keep]]).astype(np.float32)
-    order = np.argsort(-scores, kind="stable")
-    return boxes[order], scores[order]
+    joined = [np.concatenate([a, b[keep]]).astype(np.float32)
+              for a, b in zip(fine, coarse, strict=True)]
+    order = np.argsort(-joined[1], kind="stable")
+    return tuple(part[order] for part in joined)

@@ -31,6 +31,12 @@ HALF_PI32 = np.float32(np.pi / 2)  # the float32 ends of the angle range: [-HALF
 # ------------------------------------------------------------------ boxes, quads and angles
 
 
+def box_channels(oriented: bool) -> int:
+    """A detector head's output channels per anchor: tx ty tw th obj, then sin 2a cos 2a when
+    it is oriented (the layout of `engocr.models.yolo_mobilenet` and the decode kernels)."""
+    return 7 if oriented else 5
+
+
 def wrap_angle(angle: np.ndarray) -> np.ndarray:
     """Angles (any shape) into float32 [-pi/2, pi/2): a rectangle turned by pi is itself. The
     wrap is done in float64, then the float32 values that round up to pi/2 are moved to -pi/2
@@ -272,6 +278,94 @@ def obb_nms_kernel(obbs: np.ndarray, scores: np.ndarray, iou_threshold: float,
     return keep[:kept]
 
 
+@njit(cache=True, nogil=True)
+def obb_merge_kernel(obbs: np.ndarray, scores: np.ndarray, keep: np.ndarray,
+                     iou_threshold: float) -> np.ndarray:
+    """Weighted NMS for oriented boxes (`kernels.merge_boxes_kernel`'s contract): each kept box
+    becomes the score-weighted mean of the candidates overlapping it by more than
+    `iou_threshold`, itself included; centres and sizes are averaged, and the angle through
+    its (sin 2a, cos 2a) encoding, so that boxes either side of the wrap at +-pi/2 average to
+    a box near it, not to a level one."""
+    quads, bounds, areas = _corners(obbs)
+    merged = np.empty((len(keep), 5), np.float32)
+    for k in range(len(keep)):
+        i = keep[k]
+        total = np.zeros(4, np.float64)
+        s2, c2, weight = 0.0, 0.0, 0.0
+        for j in range(len(obbs)):
+            if j == i or _quad_iou(quads[i], bounds[i], areas[i], quads[j], bounds[j],
+                                   areas[j]) > iou_threshold:
+                wj = np.float64(scores[j])
+                for c in range(4):
+                    total[c] += wj * np.float64(obbs[j, c])
+                s2 += wj * math.sin(2.0 * np.float64(obbs[j, 4]))
+                c2 += wj * math.cos(2.0 * np.float64(obbs[j, 4]))
+                weight += wj
+        if weight > 0:
+            for c in range(4):
+                merged[k, c] = total[c] / weight
+            a = 0.5 * math.atan2(s2, c2)
+            merged[k, 4] = a if a < np.float64(HALF_PI32) else -np.float64(HALF_PI32)
+        else:
+            merged[k] = obbs[i]
+    return merged
+
+
+@njit(cache=True, nogil=True)
+def yolo_decode_oriented_kernel(raw: np.ndarray, anchors: np.ndarray, stride: float,
+                                threshold: float, xy_scale: float = 1.0):
+    """One scale's raw oriented head output (grid_h, grid_w, anchors, 7: tx ty tw th obj
+    sin2a cos2a) to oriented boxes (n, 5: cx cy w h angle, model-input pixels) and scores
+    above `threshold`; centre and size as `kernels.yolo_decode_kernel` decodes them."""
+    gh, gw, na, _ = raw.shape
+    shift = (xy_scale - 1.0) / 2.0
+    logit_thr = np.log(threshold / (1.0 - threshold))
+    count = 0
+    for i in range(gh):
+        for j in range(gw):
+            for a in range(na):
+                if raw[i, j, a, 4] > logit_thr:
+                    count += 1
+    obbs = np.empty((count, 5), np.float32)
+    scores = np.empty(count, np.float32)
+    k = 0
+    for i in range(gh):
+        for j in range(gw):
+            for a in range(na):
+                if raw[i, j, a, 4] > logit_thr:
+                    obbs[k, 0] = (j + xy_scale / (1.0 + np.exp(-raw[i, j, a, 0])) - shift) * stride
+                    obbs[k, 1] = (i + xy_scale / (1.0 + np.exp(-raw[i, j, a, 1])) - shift) * stride
+                    obbs[k, 2] = anchors[a, 0] * np.exp(min(raw[i, j, a, 2], 8.0))
+                    obbs[k, 3] = anchors[a, 1] * np.exp(min(raw[i, j, a, 3], 8.0))
+                    angle = 0.5 * math.atan2(np.float64(raw[i, j, a, 5]),
+                                             np.float64(raw[i, j, a, 6]))
+                    obbs[k, 4] = angle if angle < np.float64(HALF_PI32) else -np.float64(HALF_PI32)
+                    scores[k] = 1.0 / (1.0 + np.exp(-raw[i, j, a, 4]))
+                    k += 1
+    return obbs, scores
+
+
+def oriented_postprocess(outputs: list[np.ndarray], anchors: np.ndarray, strides: list[float],
+                         score_threshold: float, iou_threshold: float = 0.45,
+                         max_boxes: int = 200, xy_scale: float = 1.0, merge_iou: float = 0.0
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """All scales of one image from an oriented head: decode, concatenate, rotated NMS, then
+    (`merge_iou` > 0) the weighted merge; oriented boxes (n, 5, model-input pixels) and
+    scores, best first."""
+    if score_threshold >= 1.0:
+        return np.zeros((0, 5), np.float32), np.zeros(0, np.float32)
+    found = [yolo_decode_oriented_kernel(np.ascontiguousarray(raw, np.float32),
+                                         np.asarray(scale_anchors, np.float32), float(stride),
+                                         float(score_threshold), float(xy_scale))
+             for raw, scale_anchors, stride in zip(outputs, anchors, strides, strict=True)]
+    obbs = np.concatenate([f[0] for f in found]) if found else np.zeros((0, 5), np.float32)
+    scores = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.float32)
+    keep = obb_nms_kernel(obbs, scores, float(iou_threshold), int(max_boxes))
+    if merge_iou > 0 and len(keep):
+        return obb_merge_kernel(obbs, scores, keep, float(merge_iou)), scores[keep]
+    return obbs[keep], scores[keep]
+
+
 # ------------------------------------------------------------------------ plain references
 
 
@@ -344,4 +438,7 @@ def warm_up() -> float:
     boxes = np.array([[10, 10, 20, 5, 0.3], [12, 10, 20, 5, -0.2]], np.float32)
     obb_iou_matrix(boxes, boxes)
     obb_nms_kernel(boxes, np.array([0.9, 0.8], np.float32), 0.5, 10)
+    raw = np.zeros((2, 2, 1, 7), np.float32)
+    raw[..., 4] = 3.0
+    oriented_postprocess([raw], np.ones((1, 1, 2), np.float32), [8.0], 0.5, merge_iou=0.5)
     return time.perf_counter() - start

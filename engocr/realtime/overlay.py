@@ -48,7 +48,11 @@ def draw_words(out: np.ndarray, result: FrameResult) -> np.ndarray:
     boxes = [w.box for w in result.words]
     for i, word in enumerate(result.words):
         x1, y1, x2, y2 = (int(round(v)) for v in word.box)
-        cv2.rectangle(out, (x1, y1), (x2, y2), BOX, thickness)
+        if word.corners is not None:  # a tilted word: its own outline
+            points = np.round(np.asarray(word.corners, np.float32)).astype(np.int32)
+            cv2.polylines(out, [points], True, BOX, thickness)
+        else:
+            cv2.rectangle(out, (x1, y1), (x2, y2), BOX, thickness)
         (tw, th), base = cv2.getTextSize(word.text, FONT, scale, 1)
         y = label_baseline(boxes, i, th + base + 4, tw + 4)
         _label(out, word.text, x1, y, scale, (255, 255, 255), LABEL_BG)

@@ -13,16 +13,21 @@ from engocr.realtime.lines import line_texts
 
 @dataclass
 class Word:
-    """One read word: its box in frame pixels (x1, y1, x2, y2), text and confidences."""
+    """One read word: its box in frame pixels (x1, y1, x2, y2), text and confidences;
+    `corners`, the word's own quad where an oriented detector found it tilted (clockwise
+    from its top-left as read), else the box's corners stand for it."""
 
     box: tuple[float, float, float, float]
     text: str
     conf: float
     det_conf: float = 1.0
     track_id: int | None = None
+    corners: tuple | None = None
 
     @property
     def quad(self) -> list[list[float]]:
+        if self.corners is not None:
+            return [[float(x), float(y)] for x, y in self.corners]
         return box_to_quad(self.box)
 
     def to_dict(self) -> dict:

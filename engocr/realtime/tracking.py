@@ -95,9 +95,19 @@ class Track:
     changed: bool = False  # content changed since the last reading: start a new vote
     missed: int = 0
     det_score: float = 0.0
+    # The word's corners from its last detection (4, 2), moved with the box while it coasts;
+    # where an oriented detector found it tilted, the recognizer's crop is cut along them.
+    quad: np.ndarray | None = None
 
     def predicted(self) -> np.ndarray:
         return self.box + self.velocity
+
+    def move_to(self, box: np.ndarray) -> None:
+        """The box (and the quad, by the shift of the box's centre) moved to `box`."""
+        if self.quad is not None:
+            shift = (box[:2] + box[2:] - self.box[:2] - self.box[2:]) / 2
+            self.quad = self.quad + shift
+        self.box = box
 
 
 @dataclass
@@ -124,8 +134,10 @@ class Tracker:
         self.next_id = 1
 
     def update(self, frame_index: int, time_s: float, frame: np.ndarray, boxes: np.ndarray,
-               scores: np.ndarray) -> tuple[list[Track], list[Track]]:
-        """Match this frame's boxes; returns (tracks visible now, those that need reading)."""
+               scores: np.ndarray, quads: np.ndarray | None = None
+               ) -> tuple[list[Track], list[Track]]:
+        """Match this frame's boxes (and their quads); returns (tracks visible now, those that
+        need reading)."""
         cfg = self.config
         predicted = np.array([t.predicted() for t in self.tracks], np.float32).reshape(-1, 4)
         ious = iou_matrix(predicted, boxes)
@@ -144,11 +156,13 @@ class Tracker:
             track.velocity = 0.5 * track.velocity + 0.5 * (new_box - track.box)
             track.box, track.last_s, track.last_frame = new_box, time_s, frame_index
             track.missed, track.det_score = 0, float(scores[j])
+            track.quad = None if quads is None else quads[j].astype(np.float32)
             visible.append(track)
         for j in range(len(boxes)):
             if j not in used_d:
                 track = Track(self.next_id, boxes[j].astype(np.float32), time_s, time_s,
-                              frame_index, det_score=float(scores[j]))
+                              frame_index, det_score=float(scores[j]),
+                              quad=None if quads is None else quads[j].astype(np.float32))
                 self.next_id += 1
                 self.tracks.append(track)
                 visible.append(track)
@@ -159,7 +173,7 @@ class Tracker:
                 survivors.append(track)
                 continue
             track.missed += 1
-            track.box = track.predicted()
+            track.move_to(track.predicted())
             track.velocity *= 0.5
             (survivors if track.missed <= cfg.max_missed else self.ended).append(track)
         self.tracks = survivors
@@ -200,7 +214,7 @@ class Tracker:
     def coast(self, frame_index: int, time_s: float) -> list[Track]:
         """A frame without detection (`--det-every`): tracks move by their velocity."""
         for track in self.tracks:
-            track.box = track.predicted()
+            track.move_to(track.predicted())
             track.last_s, track.last_frame = time_s, frame_index
         return [t for t in self.tracks if t.missed == 0]
 
@@ -231,19 +245,22 @@ class TrackingReader:
     def __call__(self, frame: Frame) -> FrameResult:
         image, timings = frame.image, {}
         if frame.index % self.det_every == 0 or not self.tracker.tracks:
-            boxes, scores = self.reader.detect(image, timings)
+            boxes, scores, quads = self.reader.detect(image, timings)
             visible, to_read = self.tracker.update(frame.index, frame.time_s, image, boxes,
-                                                   scores)
+                                                   scores, quads if self.reader.oriented else None)
         else:
             visible, to_read = self.tracker.coast(frame.index, frame.time_s), []
         if to_read:
+            quads = None if to_read[0].quad is None else np.array([t.quad for t in to_read])
             texts, confs = self.reader.read_boxes(image, np.array([t.box for t in to_read]),
-                                                  timings)
+                                                  timings, quads)
             for track, text, conf in zip(to_read, texts, confs, strict=True):
                 self.tracker.add_reading(track, image, frame.index, text, float(conf))
         self.rec_calls += len(to_read)
         h, w = image.shape[:2]
         words = [Word(tuple(float(v) for v in np.clip(t.box, 0, [w, h, w, h])), t.text, t.conf,
-                      t.det_score, track_id=t.id)
+                      t.det_score, track_id=t.id,
+                      corners=None if t.quad is None else
+                      tuple((float(x), float(y)) for x, y in np.clip(t.quad, 0, [w, h])))
                  for t in visible if self.reader.accepts(t.text, t.conf)]
         return FrameResult(words=words, frame=frame.index, time_s=frame.time_s, timings=timings)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-from engocr.geometry import box_to_quad
 from engocr.train.metrics import detection_breakdown, detection_sweep, recall_above
 
 COARSE_SIDES = (0, 320, 384, 448)
@@ -23,8 +22,8 @@ def pass_scores(detector, images: list, truth: list) -> dict:
     preds, scores = [], []
     t0 = time.perf_counter()
     for image in images:
-        boxes, found = detector(image)
-        preds.append([box_to_quad(b) for b in boxes])
+        _, found, quads = detector(image)
+        preds.append([q.tolist() for q in quads])
         scores.append(list(found))
     ms = (time.perf_counter() - t0) * 1000 / max(len(images), 1)
     prh = detection_sweep(preds, scores, truth, [0.0])[0.0]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engocr.realtime.reader import crop_boxes
+from engocr.realtime.reader import crop_words
 from engocr.train.metrics import ImageMatcher, e2e_text
 
 # Margins in box heights: left/right, top/bottom.
@@ -30,6 +30,7 @@ class FoundWord:
     box: np.ndarray  # x1, y1, x2, y2 of the detector's box
     truth_box: np.ndarray  # bounds of the word's quad
     text: str
+    quad: np.ndarray | None = None  # the detector's quad (4, 2): cut along it where tilted
 
 
 def found_words(found: tuple[list, list, list]) -> list[FoundWord]:
@@ -42,7 +43,8 @@ def found_words(found: tuple[list, list, list]) -> list[FoundWord]:
             pred = np.asarray(quads[p], np.float32).reshape(-1, 2)
             true = np.asarray(gts[g][0], np.float32).reshape(-1, 2)
             words.append(FoundWord(i, np.concatenate([pred.min(0), pred.max(0)]),
-                                   np.concatenate([true.min(0), true.max(0)]), gts[g][1]))
+                                   np.concatenate([true.min(0), true.max(0)]), gts[g][1],
+                                   pred))
     return words
 
 
@@ -59,7 +61,8 @@ def _readings(recognizer, scenes, words: list[FoundWord],
         image = scenes[s].load()
         for m, (pad_x, pad_y, truth) in enumerate(crops):
             boxes = np.array([words[k].truth_box if truth else words[k].box for k in ks])
-            texts, _ = recognizer(crop_boxes(image, boxes, pad_x, pad_y))
+            quads = None if truth else np.array([words[k].quad for k in ks])
+            texts, _ = recognizer(crop_words(image, boxes, quads, pad_x, pad_y))
             for k, text in zip(ks, texts, strict=True):
                 correct[m, k] = e2e_text(text) == e2e_text(words[k].text)
         scenes[s].release()

@@ -25,7 +25,11 @@ from engocr.train import det_data  # noqa: E402
 from engocr.train.checkpoints import has_checkpoint  # noqa: E402
 from engocr.train.compiled import make_forward, make_train_step  # noqa: E402
 from engocr.train.data.importers import detector_training_scenes, ic15_scenes  # noqa: E402
-from engocr.train.det_targets import encode_targets, kmeans_anchors  # noqa: E402
+from engocr.train.det_targets import (  # noqa: E402
+    encode_targets,
+    kmeans_anchors,
+    obbs_to_level_boxes,
+)
 from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
 from engocr.train.losses import yolo_loss  # noqa: E402
 
@@ -62,15 +66,19 @@ def compute_anchors(config: DetectorConfig, data: str | None, n_synth: int = 200
     size = (config.train_width, config.train_height)
     rng = np.random.default_rng(0)
     wh = []
+
+    def sizes(scene) -> np.ndarray:  # the boxes' (w, h): an oriented detector's own, turned level
+        _, boxes, _ = det_data.scene_to_input(scene, size, rng, config.frame_side,
+                                              oriented=config.oriented)
+        return boxes[:, 2:4] if config.oriented else boxes[:, 2:] - boxes[:, :2]
+
     real = detector_training_scenes(data)
     for i in rng.permutation(len(real))[:400]:
-        _, boxes, _ = det_data.scene_to_input(real[i], size, rng, config.frame_side)
-        wh.append(boxes[:, 2:] - boxes[:, :2])
+        wh.append(sizes(real[i]))
         real[i].release()
     gen = SynthScenes(seed=123, size=det_data.SYNTH_FRAME)
     for i in range(n_synth):
-        _, boxes, _ = det_data.scene_to_input(gen[i], size, rng, config.frame_side)
-        wh.append(boxes[:, 2:] - boxes[:, :2])
+        wh.append(sizes(gen[i]))
     wh = np.concatenate(wh)
     wh = wh[(wh > 2).all(1)]
     anchors = kmeans_anchors(wh, k=len(config.strides) * 3)
@@ -103,11 +111,33 @@ def shift_size_biases(model, strides, old_anchors, new_anchors) -> None:
     for scale, stride in enumerate(strides):
         stride_layer = model.get_layer(f"out_s{stride}")
         kernel, bias = stride_layer.get_weights()
+        channels = bias.shape[0] // n_out
         for a in range(n_out):
             old = np.asarray(old_anchors[scale][a], np.float32)
             new = np.asarray(new_anchors[scale][a], np.float32)
-            bias[a * 5 + 2:a * 5 + 4] += np.log(old / new)
+            bias[a * channels + 2:a * channels + 4] += np.log(old / new)
         stride_layer.set_weights([kernel, bias])
+
+
+def widen_outputs(model, source, strides, n_anchors: int) -> list[str]:
+    """An oriented detector started from a level one: each output layer takes the source's
+    five channels per anchor (so it starts with the same boxes and scores) and keeps its own
+    angle channels (zero weights, bias: level); the names of the layers widened."""
+    widened = []
+    for stride in strides:
+        name = f"out_s{stride}"
+        theirs, ours = source.get_layer(name), model.get_layer(name)
+        (src_kernel, src_bias), (kernel, bias) = theirs.get_weights(), ours.get_weights()
+        src_ch, ch = src_bias.shape[0] // n_anchors, bias.shape[0] // n_anchors
+        if src_ch == ch:
+            continue
+        kernel[..., :] = 0.0
+        for a in range(n_anchors):
+            kernel[..., a * ch:a * ch + src_ch] = src_kernel[..., a * src_ch:(a + 1) * src_ch]
+            bias[a * ch:a * ch + src_ch] = src_bias[a * src_ch:(a + 1) * src_ch]
+        ours.set_weights([kernel, bias])
+        widened.append(name)
+    return widened
 
 
 class DetTrainer(PhasedTrainer):
@@ -134,11 +164,22 @@ class DetTrainer(PhasedTrainer):
         self._init_state()
         fresh = init_from is not None and not self.state.step and not has_checkpoint(run_dir)
         self.start_from(init_from)
+        if fresh and config.oriented:
+            self._widen_from(init_from)
         if fresh and recluster:
             shift_size_biases(self.model, config.strides,
                               read_config(init_from, DetectorConfig).anchors, config.anchors)
         self._start_from_imagenet()
         self.rng = np.random.default_rng([seed, self.state.step])
+
+    def _widen_from(self, source_run: Path) -> None:
+        """A level source's output layers into this oriented run's (recorded in init.json)."""
+        widened = widen_outputs(self.model, self.load_source(source_run), self.config.strides,
+                                len(self.config.anchors[0]))
+        if widened:
+            record = json.loads((self.run_dir / "init.json").read_text())
+            record["widened"] = widened
+            (self.run_dir / "init.json").write_text(json.dumps(record, indent=1))
 
     def _anchors(self, config: DetectorConfig, init_from: Path | None) -> tuple:
         """k-means anchors for a new run; a run started from another keeps that run's anchors,
@@ -195,7 +236,8 @@ class DetTrainer(PhasedTrainer):
         gen = SynthScenes(seed=20_000 + self.seed, size=det_data.SYNTH_FRAME)
         self.synth_val = [gen[i] for i in range(40)]
         self.stream = det_data.synth_scene_stream(self.seed, self.state.synth_index, self.size,
-                                                  self.config.frame_side, self.workers)
+                                                  self.config.frame_side, self.workers,
+                                                  self.config.oriented)
 
     def apply_phase(self, phase: Phase) -> None:
         set_backbone_trainable(self.model, not phase.freeze_lower)
@@ -209,15 +251,22 @@ class DetTrainer(PhasedTrainer):
         for i in self.rng.choice(len(self.real), n_real, p=self.real_p) if n_real else ():
             scene = self.real[int(i)]
             samples.append(det_data.scene_to_input(scene, self.size, self.rng,
-                                                   self.config.frame_side))
+                                                   self.config.frame_side,
+                                                   oriented=self.config.oriented))
             scene.release()
         images = np.stack([s[0] for s in samples]).astype(np.float32)
         anchors = np.array(self.config.anchors, np.float32)
-        grids = [encode_targets(s[1], anchors, self.config.strides, self.size,
-                                xy_scale=self.config.xy_scale) for s in samples]
+        if self.config.oriented:  # (cx cy w h angle) -> the level box and its angle
+            samples = [(image, obbs_to_level_boxes(obbs), dontcare, obbs[:, 4])
+                       for image, obbs, dontcare in samples]
+        else:
+            samples = [(*s, None) for s in samples]
+        grids = [encode_targets(boxes, anchors, self.config.strides, self.size,
+                                xy_scale=self.config.xy_scale, angles=angles)
+                 for _, boxes, _, angles in samples]
         targets = [np.stack([g[k] for g in grids]) for k in range(len(self.config.strides))]
         gt = np.zeros((len(samples), MAX_BOXES, 4), np.float32)
-        for b, (_, boxes, dontcare) in enumerate(samples):
+        for b, (_, boxes, dontcare, _) in enumerate(samples):
             both = np.concatenate([boxes, dontcare])[:MAX_BOXES]
             gt[b, :len(both)] = both
         return images, tuple(targets), gt

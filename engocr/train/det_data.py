@@ -22,15 +22,17 @@ WHOLE = 0.92
 
 
 def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Generator | None,
-                   frame_side: int | None = None,
-                   zoom: tuple[float, float] = ZOOM) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   frame_side: int | None = None, zoom: tuple[float, float] = ZOOM,
+                   oriented: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A training or evaluation input of `size` (w, h) from a scene.
 
     Without `rng`: the whole scene letterboxed, as the runtime does. With `rng`: the scene is
     scaled as the runtime would scale it to a longest side of `frame_side` (down only; times a
     random factor, so words of every size appear), then a random `size` window is cut from it. That
     trains a fully convolutional detector on small windows at the pixel scale it will see at
-    full size. Returns image, boxes (n, 4) and don't-care boxes (m, 4) in input pixels."""
+    full size. Returns image, boxes (n, 4) and don't-care boxes (m, 4) in input pixels; with
+    `oriented` the boxes are the words' oriented boxes (n, 5: cx cy w h angle,
+    `engocr.realtime.oriented`), unclipped (a positive lies almost whole in the window)."""
     image = sample.load()
     H, W = image.shape[:2]
     quads = np.array([w.quad for w in sample.words], np.float32).reshape(-1, 4, 2)
@@ -61,6 +63,10 @@ def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Ge
     dontcare = visible & ~positive
     if rng is not None:
         out = _colour_jitter(out, rng)
+    if oriented:
+        from engocr.realtime.oriented import quads_to_obbs
+
+        return out, quads_to_obbs(quads[positive]).reshape(-1, 5), clipped[dontcare]
     return out, clipped[positive], clipped[dontcare]
 
 
@@ -104,19 +110,21 @@ _GEN: dict = {}
 SYNTH_FRAME = (640, 480)
 
 
-def _render(args: tuple[int, int, int, int, int]):
+def _render(args: tuple):
     from engocr.train.data.synth import SynthScenes
 
-    seed, index, width, height, frame_side = args
+    seed, index, width, height, frame_side, *rest = args
     gen = _GEN.get(seed)
     if gen is None:
         gen = _GEN[seed] = SynthScenes(seed=seed, size=SYNTH_FRAME)
     rng = np.random.default_rng([seed, index, 7])
-    return scene_to_input(gen[index], (width, height), rng, frame_side)
+    return scene_to_input(gen[index], (width, height), rng, frame_side,
+                          oriented=bool(rest and rest[0]))
 
 
 def synth_scene_stream(seed: int, start: int, size: tuple[int, int], frame_side: int,
-                       workers: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Endless synthetic detector samples rendered in worker processes."""
-    return rendered_stream(_render, lambda i: (seed, i, size[0], size[1], frame_side), start,
-                           workers)
+                       workers: int = 1, oriented: bool = False
+                       ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Endless synthetic detector samples rendered in worker processes (`scene_to_input`)."""
+    return rendered_stream(_render, lambda i: (seed, i, size[0], size[1], frame_side, oriented),
+                           start, workers)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engocr.realtime.oriented import encode_angle
+
 
 def wh_iou(wh: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     """IoU of boxes and anchors placed on a common centre: (n, 2) x (k, 2) -> (n, k)."""
@@ -30,18 +32,23 @@ def kmeans_anchors(wh: np.ndarray, k: int = 9, seed: int = 0, iters: int = 100) 
 
 def encode_targets(boxes: np.ndarray, anchors: np.ndarray, strides: tuple[int, ...],
                    size: tuple[int, int], extra_iou: float = 0.35,
-                   xy_scale: float = 1.0) -> list[np.ndarray]:
+                   xy_scale: float = 1.0, angles: np.ndarray | None = None
+                   ) -> list[np.ndarray]:
     """Boxes (n, 4: x1 y1 x2 y2, input pixels) -> per scale (gh, gw, A, 6) grids of
     [tx, ty (centre in cell units from the cell's corner), log(w/aw), log(h/ah), objectness,
     box weight]. Each box goes to the anchor (over all scales) whose shape fits it best, in the
     cell holding its centre, and also to every other anchor whose shape IoU exceeds
     `extra_iou` where that slot is free (more positives per word speed up learning; the best
     anchor always wins a shared slot). With `xy_scale` >= 2 (YOLOv5) the horizontal and the
-    vertical neighbour cell nearest the centre take the box too, their tx/ty in -0.5..1.5."""
+    vertical neighbour cell nearest the centre take the box too, their tx/ty in -0.5..1.5.
+
+    `angles` (n, radians; an oriented detector): `boxes` are then the words' own boxes turned
+    level about their centres, and each grid gains (sin 2a, cos 2a) as channels 6 and 7."""
     width, height = size
     anchors = np.asarray(anchors, np.float32)
     n_scales, n_anchors = anchors.shape[:2]
-    grids = [np.zeros((height // s, width // s, n_anchors, 6), np.float32) for s in strides]
+    depth = 6 if angles is None else 8
+    grids = [np.zeros((height // s, width // s, n_anchors, depth), np.float32) for s in strides]
     if len(boxes) == 0:
         return grids
     boxes = np.asarray(boxes, np.float32)
@@ -72,9 +79,19 @@ def encode_targets(boxes: np.ndarray, anchors: np.ndarray, strides: tuple[int, .
         stride = strides[scale]
         (cx, cy), (w, h) = centres[n] / stride, wh[n]
         aw, ah = anchors[scale, a]
-        grids[scale][i, j, a] = (cx - j, cy - i, np.log(w / aw), np.log(h / ah), 1.0,
-                                 2.0 - (w * h) / (width * height))
+        grids[scale][i, j, a, :6] = (cx - j, cy - i, np.log(w / aw), np.log(h / ah), 1.0,
+                                     2.0 - (w * h) / (width * height))
+        if angles is not None:
+            grids[scale][i, j, a, 6:] = encode_angle(angles[n])
     return grids
+
+
+def obbs_to_level_boxes(obbs: np.ndarray) -> np.ndarray:
+    """Oriented boxes (n, 5) as the level boxes (n, 4: x1 y1 x2 y2) of the same centre and
+    size: what `encode_targets` takes with their angles."""
+    obbs = np.asarray(obbs, np.float32).reshape(-1, 5)
+    half = obbs[:, 2:4] / 2
+    return np.concatenate([obbs[:, :2] - half, obbs[:, :2] + half], 1)
 
 
 def targets_to_raw(grids: list[np.ndarray], eps: float = 1e-4,
@@ -82,10 +99,13 @@ def targets_to_raw(grids: list[np.ndarray], eps: float = 1e-4,
     """Target grids as the raw logits a perfect model would output (for round-trip tests)."""
     raws = []
     for grid in grids:
-        raw = np.empty(grid.shape[:3] + (5,), np.float32)
+        oriented = grid.shape[-1] == 8
+        raw = np.empty(grid.shape[:3] + (7 if oriented else 5,), np.float32)
         txy = np.clip((grid[..., 0:2] + (xy_scale - 1) / 2) / xy_scale, eps, 1 - eps)
         raw[..., 0:2] = np.log(txy / (1 - txy))
         raw[..., 2:4] = grid[..., 2:4]
         raw[..., 4] = np.where(grid[..., 4] > 0, 12.0, -12.0)
+        if oriented:
+            raw[..., 5:7] = grid[..., 6:8]
         raws.append(raw)
     return raws

@@ -122,8 +122,8 @@ def decode_cached(detector: YoloPredictor, cached: list[tuple], scenes,
     with the detector's current settings at `threshold`."""
     boxes, scores = [], []
     for raws, placement, shape in cached:
-        found_boxes, found_scores = detector.postprocess(raws, placement, shape, threshold)
-        boxes.append([box_to_quad(b) for b in found_boxes])
+        _, found_scores, found_quads = detector.postprocess(raws, placement, shape, threshold)
+        boxes.append([q.tolist() for q in found_quads])
         scores.append(list(found_scores))
     gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
     return boxes, scores, gts

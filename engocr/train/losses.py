@@ -33,6 +33,9 @@ def _giou(a: tuple, b: tuple):
 
 
 LARGE_FROM = 48.0  # input pixels: where `DetectorConfig.large_obj_weight` starts to rise
+# The angle term per positive, 4 sin^2 of the angle error: 4 for a box a quarter turn off,
+# 0.27 for one 15 degrees off (beside the log-size term's 0.5 per unit squared).
+ANGLE_WEIGHT = 1.0
 
 
 def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float = 2.0):
@@ -46,7 +49,9 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
     `config.iou_objectness`: a positive's objectness target is its predicted box's IoU with
     the word instead of 1 (YOLOv5; with the focal term this is the quality focal loss), so
     that a fragment of a word scores lower than the whole word and loses in NMS.
-    `config.large_obj_weight`: large positives' objectness term weighs more."""
+    `config.large_obj_weight`: large positives' objectness term weighs more.
+    `config.oriented`: each positive's angle, as (sin 2a, cos 2a), adds an L2 term to the box
+    term (targets channels 6 and 7; the boxes are then the words' own, turned level)."""
     total = 0.0
     positives = 0.0
     gt = gt_boxes[:, None, None, None, :, :]  # (B, 1, 1, 1, N, 4)
@@ -56,7 +61,7 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
     for k, (raw, target) in enumerate(zip(outputs, targets, strict=True)):
         _, gh, gw, _ = raw.shape  # training windows have a fixed size
         anchors = ops.convert_to_tensor(config.anchors[k], "float32")[None, None, None]
-        raw = ops.reshape(raw, (-1, gh, gw, len(config.anchors[k]), 5))
+        raw = ops.reshape(raw, (-1, gh, gw, len(config.anchors[k]), config.channels))
         stride = float(config.strides[k])
         obj, weight = target[..., 4], target[..., 5]
         gx, gy = ops.meshgrid(ops.arange(gw, dtype="float32"), ops.arange(gh, dtype="float32"))
@@ -79,6 +84,8 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
             xy_labels = (target[..., 0:2] + shift) / s  # cell offsets -> 0..1
             box = ops.sum(sigmoid_bce(xy_labels, raw[..., 0:2]), -1) + \
                 ops.sum(ops.square(target[..., 2:4] - raw[..., 2:4]), -1) * 0.5
+        if config.oriented:
+            box = box + ops.sum(ops.square(target[..., 6:8] - raw[..., 5:7]), -1) * ANGLE_WEIGHT
         p = ops.sigmoid(raw[..., 4])
         quality = ops.stop_gradient(ops.maximum(iou, 0.0)) if config.iou_objectness else 1.0
         quality = quality * ops.ones_like(obj)
