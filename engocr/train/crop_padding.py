@@ -61,7 +61,8 @@ def _readings(recognizer, scenes, words: list[FoundWord],
         image = scenes[s].load()
         for m, (pad_x, pad_y, truth) in enumerate(crops):
             boxes = np.array([words[k].truth_box if truth else words[k].box for k in ks])
-            quads = None if truth else np.array([words[k].quad for k in ks])
+            cut_along = not truth and all(words[k].quad is not None for k in ks)
+            quads = np.array([words[k].quad for k in ks]) if cut_along else None
             texts, _ = recognizer(crop_words(image, boxes, quads, pad_x, pad_y))
             for k, text in zip(ks, texts, strict=True):
                 correct[m, k] = e2e_text(text) == e2e_text(words[k].text)
