@@ -217,3 +217,19 @@ def test_an_oriented_run_trains_from_a_level_run_and_evaluates(tmp_path):
     resumed = DetTrainer(run, DetectorConfig(**TINY_DET), [Phase("a", 2, 1e-3)], batch=2,
                          data=none, eval_every=1)
     assert resumed.config.oriented and resumed.model.outputs[0].shape[-1] == 21
+
+
+def test_synthetic_scenes_tilt_their_text_wider_when_asked():
+    from engocr.train.data.synth import SynthScenes
+
+    def angles(gen):
+        found = []
+        for i in range(12):
+            quads = np.array([w.quad for w in gen[i].words if not w.ignore], np.float32)
+            found.extend(np.abs(np.degrees(quads_to_obbs(quads.reshape(-1, 4, 2))[:, 4])))
+        return np.array(found)
+
+    default, same = SynthScenes(seed=3, photo_p=0.0), SynthScenes(seed=3, photo_p=0.0, tilt=1.0)
+    np.testing.assert_array_equal(default[0].image, same[0].image)  # 1: what it always did
+    level, tilted = angles(default), angles(SynthScenes(seed=3, photo_p=0.0, tilt=3.0))
+    assert np.percentile(tilted, 90) > 1.8 * np.percentile(level, 90)

@@ -55,6 +55,8 @@ class DetectorConfig:
     # Oriented boxes: 68% of the ic15 validation words 96 px and taller are tilted, and an
     # axis-aligned box reaches IoU > 0.5 with only 61% of them.
     oriented: bool = False
+    # Spread of the synthetic scenes' text rotation, x their default (SynthScenes.tilt).
+    synth_tilt: float = 1.0
 
     @property
     def frame_side(self) -> int:

@@ -76,7 +76,7 @@ def compute_anchors(config: DetectorConfig, data: str | None, n_synth: int = 200
     for i in rng.permutation(len(real))[:400]:
         wh.append(sizes(real[i]))
         real[i].release()
-    gen = SynthScenes(seed=123, size=det_data.SYNTH_FRAME)
+    gen = SynthScenes(seed=123, size=det_data.SYNTH_FRAME, tilt=config.synth_tilt)
     for i in range(n_synth):
         wh.append(sizes(gen[i]))
     wh = np.concatenate(wh)
@@ -237,7 +237,7 @@ class DetTrainer(PhasedTrainer):
         self.synth_val = [gen[i] for i in range(40)]
         self.stream = det_data.synth_scene_stream(self.seed, self.state.synth_index, self.size,
                                                   self.config.frame_side, self.workers,
-                                                  self.config.oriented)
+                                                  self.config.oriented, self.config.synth_tilt)
 
     def apply_phase(self, phase: Phase) -> None:
         set_backbone_trainable(self.model, not phase.freeze_lower)

@@ -114,17 +114,19 @@ def _render(args: tuple):
     from engocr.train.data.synth import SynthScenes
 
     seed, index, width, height, frame_side, *rest = args
-    gen = _GEN.get(seed)
+    oriented = bool(rest and rest[0])
+    tilt = float(rest[1]) if len(rest) > 1 else 1.0
+    gen = _GEN.get((seed, tilt))
     if gen is None:
-        gen = _GEN[seed] = SynthScenes(seed=seed, size=SYNTH_FRAME)
+        gen = _GEN[(seed, tilt)] = SynthScenes(seed=seed, size=SYNTH_FRAME, tilt=tilt)
     rng = np.random.default_rng([seed, index, 7])
-    return scene_to_input(gen[index], (width, height), rng, frame_side,
-                          oriented=bool(rest and rest[0]))
+    return scene_to_input(gen[index], (width, height), rng, frame_side, oriented=oriented)
 
 
 def synth_scene_stream(seed: int, start: int, size: tuple[int, int], frame_side: int,
-                       workers: int = 1, oriented: bool = False
+                       workers: int = 1, oriented: bool = False, tilt: float = 1.0
                        ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Endless synthetic detector samples rendered in worker processes (`scene_to_input`)."""
-    return rendered_stream(_render, lambda i: (seed, i, size[0], size[1], frame_side, oriented),
-                           start, workers)
+    """Endless synthetic detector samples rendered in worker processes (`scene_to_input`;
+    `tilt`: `SynthScenes.tilt`)."""
+    return rendered_stream(_render, lambda i: (seed, i, size[0], size[1], frame_side, oriented,
+                                               tilt), start, workers)
