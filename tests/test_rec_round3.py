@@ -201,3 +201,36 @@ def test_a_run_keeps_the_synthetic_style_it_started_with(tmp_path):
     with pytest.raises(InputError, match="choose one of default, round3"):
         _run_synth_style(run, "gothic")
     assert _run_synth_style(run, None) == "round3"
+
+
+def test_round3_training_driver_rebuilds_the_shipped_architecture(tmp_path):
+    """`benchmarks/rec_round3_train.py` trains every candidate from the shipped run: the flags
+    it gives `engocr train rec` must rebuild that run's architecture (else `--init-from`
+    copies nothing), plus the candidate's stages; a run's logged hours are read back."""
+    import importlib.util
+
+    from engocr.cli import build_parser
+    from engocr.models.crnn import CRNNConfig
+    from engocr.train.loop import read_config
+
+    if not (SHIPPED / "config.json").exists():
+        pytest.skip("the shipped run folder is absent")
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "rec_round3_train.py"
+    spec = importlib.util.spec_from_file_location("rec_round3_train", path)
+    driver = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(driver)
+    args = build_parser().parse_args(["train", "rec", "--run", str(tmp_path / "r"),
+                                      *driver.shipped_flags(SHIPPED),
+                                      *driver.CANDIDATES["tps+mixer2"],
+                                      "--synth-style", "round3"])
+    config = CRNNConfig(width=args.width, head=args.head, body=args.body,
+                        widths=tuple(args.widths), hidden=args.hidden, rectify=args.rectify,
+                        mixer_blocks=args.mixer_blocks)
+    shipped = read_config(SHIPPED, CRNNConfig)
+    assert (config.widths, config.hidden, config.head, config.width) == \
+        (shipped.widths, shipped.hidden, shipped.head, shipped.width)
+    assert (config.rectify, config.mixer_blocks, args.synth_style) == ("tps", 2, "round3")
+    (tmp_path / "r").mkdir()
+    assert driver.trained_hours(tmp_path / "r") == 0.0
+    (tmp_path / "r" / "metrics.csv").write_text("step,train_hours\n500,0.2\n1000,0.41\n")
+    assert driver.trained_hours(tmp_path / "r") == pytest.approx(0.41)
