@@ -181,13 +181,27 @@ def _cam_args(p: argparse.ArgumentParser) -> None:
     _output_args(p)
 
 
-def compile_notice() -> None:
+def compile_notice(det_model: str | Path | None = None) -> None:
     """Say so before numba compiles the kernels (the first run after an install or an
-    upgrade), which takes 10-15 s that would otherwise look like a hang; once cached, never."""
+    upgrade), which takes 10-15 s that would otherwise look like a hang; once cached, never.
+    An oriented detector (`det_model`, default the shipped one) has kernels of its own."""
     from engocr.realtime.kernels import kernels_cached
 
-    if sys.stderr.isatty() and not kernels_cached():
+    if sys.stderr.isatty() and not kernels_cached(_is_oriented(det_model)):
         print("engocr: compiling kernels, first run only (10-15 s)", file=sys.stderr, flush=True)
+
+
+def _is_oriented(det_model: str | Path | None) -> bool:
+    """Whether a detector's card says it is oriented (False where it cannot be read: loading
+    the model reports that)."""
+    from engocr.realtime.card import card_path
+    from engocr.realtime.reader import DEFAULT_DETECTOR
+
+    try:
+        card = json.loads(card_path(det_model or DEFAULT_DETECTOR).read_text())
+        return bool(card.get("oriented", False))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def det_size_warning(reader, det_size: int | None, shape: tuple[int, ...]) -> str | None:
@@ -232,7 +246,7 @@ def _checking_det_size(process, reader, det_size: int | None):
 def make_reader(args):
     from engocr.realtime.reader import Reader
 
-    compile_notice()
+    compile_notice(args.det_model)
     return Reader(args.det_model, args.rec_model, threads=args.threads,
                   score_threshold=args.score, min_conf=args.min_conf, det_size=args.det_size,
                   coarse_side=args.coarse_side, lexicon=not args.no_lexicon,

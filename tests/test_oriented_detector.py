@@ -233,3 +233,15 @@ def test_synthetic_scenes_tilt_their_text_wider_when_asked():
     np.testing.assert_array_equal(default[0].image, same[0].image)  # 1: what it always did
     level, tilted = angles(default), angles(SynthScenes(seed=3, photo_p=0.0, tilt=3.0))
     assert np.percentile(tilted, 90) > 1.8 * np.percentile(level, 90)
+
+
+def test_the_first_run_notice_knows_an_oriented_detector_compiles_its_own_kernels(
+        oriented_model, tiny_models):
+    from engocr import cli
+    from engocr.realtime import kernels, oriented
+
+    assert cli._is_oriented(oriented_model) and not cli._is_oriented(tiny_models["det"])
+    assert not cli._is_oriented("/nonexistent/det.tflite")  # loading it says what is wrong
+    kernels.warm_up()
+    oriented.warm_up()
+    assert kernels.kernels_cached(oriented=True)

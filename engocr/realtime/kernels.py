@@ -395,10 +395,17 @@ def yolo_postprocess(outputs: list[np.ndarray], anchors: np.ndarray, strides: li
     return boxes[keep], scores[keep]
 
 
-def kernels_cached() -> bool:
+def kernels_cached(oriented: bool = False) -> bool:
     """Whether every kernel is in numba's on-disk cache, fresh for this source: `warm_up` then
-    loads them in well under a second instead of compiling them (10-15 s on a first run)."""
-    kernels = [v for v in globals().values() if isinstance(v, numba.core.registry.CPUDispatcher)]
+    loads them in well under a second instead of compiling them (10-15 s on a first run).
+    `oriented`: an oriented detector's kernels (`engocr.realtime.oriented`) too."""
+    spaces = [globals()]
+    if oriented:
+        from engocr.realtime import oriented as oriented_kernels  # it imports this module
+
+        spaces.append(vars(oriented_kernels))
+    kernels = [v for space in spaces for v in space.values()
+               if isinstance(v, numba.core.registry.CPUDispatcher)]
     try:
         return all(k._cache._cache_file._load_index() for k in kernels)
     except Exception:  # numba's cache internals changed: assume cached and say nothing
