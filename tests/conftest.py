@@ -105,3 +105,15 @@ def models(tiny_models) -> list[str]:
     """The command-line flags that point a command at the tiny models, on one thread."""
     return ["--det-model", str(tiny_models["det"]), "--rec-model", str(tiny_models["rec"]),
             "--threads", "1"]
+
+
+def assert_ink_inside_quads(block) -> None:
+    """Every word of a rendered block has ink in its box, and no ink lies outside its boxes
+    (a margin of 2 px)."""
+    inside = np.zeros(block.ink.shape, bool)
+    for quad in block.quads:
+        x1, y1 = np.floor(quad.min(0)).astype(int)
+        x2, y2 = np.ceil(quad.max(0)).astype(int)
+        assert block.ink[y1:y2, x1:x2].max() > 0.5
+        inside[max(0, y1 - 2):y2 + 2, max(0, x1 - 2):x2 + 2] = True
+    assert block.ink[~inside].max(initial=0) < 0.2  # no ink left outside the boxes

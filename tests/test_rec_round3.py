@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_REC
+from tests.conftest import TINY_REC, assert_ink_inside_quads
 
 SHIPPED = Path(__file__).resolve().parents[1] / "runs" / "rec" / "conv2x-32x128"
 SHIPPED_PARAMS = 1_637_376  # build_crnn of that config before the new stages existed
@@ -139,13 +139,7 @@ def test_arc_words_keep_their_ink_inside_their_boxes():
     for seed in range(4):  # both ways up
         bent = arc(block, np.random.default_rng(seed), span=np.deg2rad(160))
         assert bent.texts == block.texts
-        inside = np.zeros(bent.ink.shape, bool)
-        for quad in bent.quads:
-            x1, y1 = np.floor(quad.min(0)).astype(int)
-            x2, y2 = np.ceil(quad.max(0)).astype(int)
-            assert bent.ink[y1:y2, x1:x2].max() > 0.5
-            inside[max(0, y1 - 2):y2 + 2, max(0, x1 - 2):x2 + 2] = True
-        assert bent.ink[~inside].max(initial=0) < 0.2
+        assert_ink_inside_quads(bent)
         assert abs(bent.ink.sum() - block.ink.sum()) < 0.1 * block.ink.sum()
 
 

@@ -10,6 +10,7 @@ from engocr.train.data.fonts import find_fonts, font_families, require_fonts
 from engocr.train.data.render import composite, render_block
 from engocr.train.data.synth import SynthCrops, SynthScenes
 from engocr.train.data.words import random_text
+from tests.conftest import assert_ink_inside_quads
 
 pytestmark = pytest.mark.skipif(len(find_fonts()) == 0,
                                 reason="no fonts: run scripts/setup_train.sh")
@@ -113,11 +114,5 @@ def test_bent_words_keep_their_ink_inside_their_boxes():
         bent = bend(block, rng, amplitude)
         assert bent.texts == block.texts and bent.ink.shape[1] == block.ink.shape[1]
         assert bent.ink.shape[0] > block.ink.shape[0]
-        inside = np.zeros(bent.ink.shape, bool)
-        for quad in bent.quads:
-            x1, y1 = np.floor(quad.min(0)).astype(int)
-            x2, y2 = np.ceil(quad.max(0)).astype(int)
-            assert bent.ink[y1:y2, x1:x2].max() > 0.5
-            inside[max(0, y1 - 2):y2 + 2, max(0, x1 - 2):x2 + 2] = True
-        assert bent.ink[~inside].max(initial=0) < 0.2  # no ink left outside the boxes
+        assert_ink_inside_quads(bent)
         assert abs(bent.ink.sum() - block.ink.sum()) < 0.05 * block.ink.sum()  # nothing lost

@@ -20,6 +20,16 @@ DET_LOSSES = {
 }
 
 
+def _run_args(p: argparse.ArgumentParser, batch: int, eval_every: int) -> None:
+    """The options every training run takes: its pace, its data and its rendering workers."""
+    p.add_argument("--batch", type=POSITIVE, default=batch, help="training batch size")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this long")
+    p.add_argument("--eval-every", type=POSITIVE, default=eval_every,
+                   help="steps between evaluations")
+    p.add_argument("--data", type=Path, default=None, help=DATA_HELP)
+    p.add_argument("--workers", type=POSITIVE, default=1, help="synthetic rendering processes")
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register the training-side sub-commands on the main `engocr` parser."""
     train = sub.add_parser("train", help="train a model (needs the train extra)")
@@ -47,11 +57,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rec.add_argument("--recipe", type=Path, default=None,
                      help="JSON list of training phases for a new run (default: the built-in "
                           "recipe; a resumed run keeps its own recipe.json)")
-    rec.add_argument("--batch", type=POSITIVE, default=32, help="training batch size")
-    rec.add_argument("--minutes", type=float, default=None, help="stop after this long")
-    rec.add_argument("--eval-every", type=POSITIVE, default=500, help="steps between evaluations")
-    rec.add_argument("--data", type=Path, default=None, help=DATA_HELP)
-    rec.add_argument("--workers", type=POSITIVE, default=1, help="synthetic rendering processes")
+    _run_args(rec, batch=32, eval_every=500)
     rec.add_argument("--pool", type=int, default=8192,
                      help="synthetic crops held in memory and reused (0: straight from the "
                           "renderer)")
@@ -110,11 +116,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--oriented", action="store_true",
                      help="predict each word's angle too: oriented boxes, tilted crops read "
                           "level (a new run only; --init-from a level run keeps its boxes)")
-    det.add_argument("--batch", type=POSITIVE, default=16, help="training batch size")
-    det.add_argument("--minutes", type=float, default=None, help="stop after this long")
-    det.add_argument("--eval-every", type=POSITIVE, default=300, help="steps between evaluations")
-    det.add_argument("--data", type=Path, default=None, help=DATA_HELP)
-    det.add_argument("--workers", type=POSITIVE, default=1, help="synthetic rendering processes")
+    _run_args(det, batch=16, eval_every=300)
     det.add_argument("--init-from", type=Path, default=None,
                      help="a new run starts from this detector run's best weights and anchors "
                           "and skips the pretraining (e.g. to train for another --max-side)")

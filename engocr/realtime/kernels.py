@@ -225,6 +225,20 @@ def _sigmoid(x):
 
 
 @njit(cache=True, nogil=True)
+def count_above(raw: np.ndarray, logit_threshold: float) -> int:
+    """Anchors of a raw head grid (grid_h, grid_w, anchors, channels) whose objectness logit
+    (channel 4) is above `logit_threshold`: the decode kernels size their outputs with it."""
+    gh, gw, na, _ = raw.shape
+    count = 0
+    for i in range(gh):
+        for j in range(gw):
+            for a in range(na):
+                if raw[i, j, a, 4] > logit_threshold:
+                    count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
 def yolo_decode_kernel(raw: np.ndarray, anchors: np.ndarray, stride: float,
                        threshold: float, xy_scale: float = 1.0):
     """One scale's raw head output (grid_h, grid_w, anchors, 5: tx ty tw th obj) to boxes
@@ -233,12 +247,7 @@ def yolo_decode_kernel(raw: np.ndarray, anchors: np.ndarray, stride: float,
     gh, gw, na, _ = raw.shape
     shift = (xy_scale - 1.0) / 2.0
     logit_thr = np.log(threshold / (1.0 - threshold))
-    count = 0
-    for i in range(gh):
-        for j in range(gw):
-            for a in range(na):
-                if raw[i, j, a, 4] > logit_thr:
-                    count += 1
+    count = count_above(raw, logit_thr)
     boxes = np.empty((count, 4), np.float32)
     scores = np.empty(count, np.float32)
     k = 0

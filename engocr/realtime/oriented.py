@@ -20,7 +20,7 @@ import time
 import numba
 import numpy as np
 
-from engocr.realtime.kernels import kernel_cache_dir
+from engocr.realtime.kernels import count_above, kernel_cache_dir
 
 if not numba.config.CACHE_DIR:  # read before the kernels below are decorated, as in kernels.py
     numba.config.CACHE_DIR = str(kernel_cache_dir())
@@ -320,12 +320,7 @@ def yolo_decode_oriented_kernel(raw: np.ndarray, anchors: np.ndarray, stride: fl
     gh, gw, na, _ = raw.shape
     shift = (xy_scale - 1.0) / 2.0
     logit_thr = np.log(threshold / (1.0 - threshold))
-    count = 0
-    for i in range(gh):
-        for j in range(gw):
-            for a in range(na):
-                if raw[i, j, a, 4] > logit_thr:
-                    count += 1
+    count = count_above(raw, logit_thr)
     obbs = np.empty((count, 5), np.float32)
     scores = np.empty(count, np.float32)
     k = 0
