@@ -239,13 +239,25 @@ def count_above(raw: np.ndarray, logit_threshold: float) -> int:
 
 
 @njit(cache=True, nogil=True)
+def decode_centre_size(raw: np.ndarray, i: int, j: int, a: int, anchors: np.ndarray,
+                       stride: float, xy_scale: float):
+    """Centre and size (model-input pixels) of anchor `a` in cell (i, j): the centre is
+    cell + xy_scale * sigmoid(t) - (xy_scale - 1) / 2, the size the anchor's times exp(t)."""
+    shift = (xy_scale - 1.0) / 2.0
+    cx = (j + xy_scale * _sigmoid(raw[i, j, a, 0]) - shift) * stride
+    cy = (i + xy_scale * _sigmoid(raw[i, j, a, 1]) - shift) * stride
+    w = anchors[a, 0] * np.exp(min(raw[i, j, a, 2], 8.0))
+    h = anchors[a, 1] * np.exp(min(raw[i, j, a, 3], 8.0))
+    return cx, cy, w, h
+
+
+@njit(cache=True, nogil=True)
 def yolo_decode_kernel(raw: np.ndarray, anchors: np.ndarray, stride: float,
                        threshold: float, xy_scale: float = 1.0):
     """One scale's raw head output (grid_h, grid_w, anchors, 5: tx ty tw th obj) to boxes
     (x1 y1 x2 y2, model-input pixels) and scores above `threshold`. The centre is
     cell + xy_scale * sigmoid(t) - (xy_scale - 1) / 2 (1: YOLOv3, 2: YOLOv5)."""
     gh, gw, na, _ = raw.shape
-    shift = (xy_scale - 1.0) / 2.0
     logit_thr = np.log(threshold / (1.0 - threshold))
     count = count_above(raw, logit_thr)
     boxes = np.empty((count, 4), np.float32)
@@ -255,10 +267,8 @@ def yolo_decode_kernel(raw: np.ndarray, anchors: np.ndarray, stride: float,
         for j in range(gw):
             for a in range(na):
                 if raw[i, j, a, 4] > logit_thr:
-                    cx = (j + xy_scale * _sigmoid(raw[i, j, a, 0]) - shift) * stride
-                    cy = (i + xy_scale * _sigmoid(raw[i, j, a, 1]) - shift) * stride
-                    w = anchors[a, 0] * np.exp(min(raw[i, j, a, 2], 8.0))
-                    h = anchors[a, 1] * np.exp(min(raw[i, j, a, 3], 8.0))
+                    cx, cy, w, h = decode_centre_size(raw, i, j, a, anchors, stride,
+                                                      xy_scale)
                     boxes[k, 0] = cx - w / 2
                     boxes[k, 1] = cy - h / 2
                     boxes[k, 2] = cx + w / 2

@@ -20,7 +20,7 @@ import time
 import numba
 import numpy as np
 
-from engocr.realtime.kernels import count_above, kernel_cache_dir
+from engocr.realtime.kernels import count_above, decode_centre_size, kernel_cache_dir
 
 if not numba.config.CACHE_DIR:  # read before the kernels below are decorated, as in kernels.py
     numba.config.CACHE_DIR = str(kernel_cache_dir())
@@ -318,7 +318,6 @@ def yolo_decode_oriented_kernel(raw: np.ndarray, anchors: np.ndarray, stride: fl
     sin2a cos2a) to oriented boxes (n, 5: cx cy w h angle, model-input pixels) and scores
     above `threshold`; centre and size as `kernels.yolo_decode_kernel` decodes them."""
     gh, gw, na, _ = raw.shape
-    shift = (xy_scale - 1.0) / 2.0
     logit_thr = np.log(threshold / (1.0 - threshold))
     count = count_above(raw, logit_thr)
     obbs = np.empty((count, 5), np.float32)
@@ -328,10 +327,8 @@ def yolo_decode_oriented_kernel(raw: np.ndarray, anchors: np.ndarray, stride: fl
         for j in range(gw):
             for a in range(na):
                 if raw[i, j, a, 4] > logit_thr:
-                    obbs[k, 0] = (j + xy_scale / (1.0 + np.exp(-raw[i, j, a, 0])) - shift) * stride
-                    obbs[k, 1] = (i + xy_scale / (1.0 + np.exp(-raw[i, j, a, 1])) - shift) * stride
-                    obbs[k, 2] = anchors[a, 0] * np.exp(min(raw[i, j, a, 2], 8.0))
-                    obbs[k, 3] = anchors[a, 1] * np.exp(min(raw[i, j, a, 3], 8.0))
+                    obbs[k, 0], obbs[k, 1], obbs[k, 2], obbs[k, 3] = decode_centre_size(
+                        raw, i, j, a, anchors, stride, xy_scale)
                     angle = 0.5 * math.atan2(np.float64(raw[i, j, a, 5]),
                                              np.float64(raw[i, j, a, 6]))
                     obbs[k, 4] = angle if angle < np.float64(HALF_PI32) else -np.float64(HALF_PI32)
