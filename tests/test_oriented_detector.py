@@ -52,6 +52,34 @@ def test_training_windows_give_the_words_oriented_boxes():
     np.testing.assert_allclose(oriented[0], [320, 240, 200, 40, 0.35], atol=1e-2)
 
 
+def test_turned_training_windows_turn_the_words_with_the_pixels():
+    """A turned scene's quads still cover the word's ink, and the angles spread as asked."""
+    from engocr.train.data.records import SceneSample, WordBox
+    from engocr.train.det_data import rotate_scene, scene_to_input
+
+    image = np.full((300, 400, 3), 30, np.uint8)
+    image[130:170, 100:300] = 255
+    quad = np.array([[100, 130], [300, 130], [300, 170], [100, 170]], np.float32)
+    turned, quads = rotate_scene(image, quad[None], 20.0)
+    assert turned.shape[0] > 300 and turned.shape[1] > 400  # the whole scene kept
+    obb = quads_to_obbs(quads)[0]
+    # cv2 turns counter-clockwise on screen: the word's top edge now rises to the right.
+    assert np.degrees(obb[4]) == pytest.approx(-20.0, abs=0.5)
+    assert obb[2] == pytest.approx(200, abs=1) and obb[3] == pytest.approx(40, abs=1)
+    inside = np.zeros(turned.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(quads[0]).astype(np.int32)], 1)
+    eroded = cv2.erode(inside, np.ones((5, 5), np.uint8))
+    outside = cv2.dilate(inside, np.ones((5, 5), np.uint8)) == 0
+    assert turned[eroded > 0].min() > 200 and turned[outside].max() <= 114
+
+    scene = SceneSample([WordBox(quad, "WORD")], image=image)
+    rng = np.random.default_rng(0)
+    angles = [scene_to_input(scene, (400, 300), rng, 400, zoom=(1.0, 1.0), oriented=True,
+                             rotate=30.0)[1][:, 4] for _ in range(40)]
+    degrees = np.abs(np.degrees(np.concatenate(angles)))
+    assert (degrees < 0.5).mean() > 0.25 and (degrees > 5).mean() > 0.25 and degrees.max() < 30.5
+
+
 def _outputs_for(config, raws):
     """Raw grids (gh, gw, A, C) as the model's batched outputs (1, gh, gw, A * C)."""
     return [r.reshape(1, *r.shape[:2], -1) for r in raws]

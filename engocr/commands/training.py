@@ -113,6 +113,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="spread of the synthetic text's rotation, x the default (about 4 "
                           "degrees; 3 puts 90%% of words within 15 degrees, ic15's within 21; "
                           "a new run only)")
+    det.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+                     help="turn half the real training windows by up to DEG degrees either "
+                          "way, so that an oriented head sees tilted words (a new run only)")
     det.add_argument("--oriented", action="store_true",
                      help="predict each word's angle too: oriented boxes, tilted crops read "
                           "level (a new run only; --init-from a level run keeps its boxes)")
@@ -266,6 +269,7 @@ def _train_det(args: argparse.Namespace) -> int:
                             train_height=th, backbone=args.backbone, alpha=args.alpha,
                             pretrained=pretrained, large_obj_weight=args.large_obj_weight,
                             oriented=args.oriented, synth_tilt=args.synth_tilt,
+                            real_rotate=args.rotate,
                             **DET_LOSSES[args.loss])
     recipe = INIT_RECIPE if args.init_from else PRETRAINED_RECIPE if pretrained else \
         DEFAULT_RECIPE

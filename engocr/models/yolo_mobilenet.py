@@ -57,6 +57,9 @@ class DetectorConfig:
     oriented: bool = False
     # Spread of the synthetic scenes' text rotation, x their default (SynthScenes.tilt).
     synth_tilt: float = 1.0
+    # Real training windows turned by up to this many degrees either way (half of them):
+    # the tilted real words an oriented head learns its angle from (det_data.ROTATED_SHARE).
+    real_rotate: float = 0.0
 
     @property
     def frame_side(self) -> int:

@@ -252,7 +252,8 @@ class DetTrainer(PhasedTrainer):
             scene = self.real[int(i)]
             samples.append(det_data.scene_to_input(scene, self.size, self.rng,
                                                    self.config.frame_side,
-                                                   oriented=self.config.oriented))
+                                                   oriented=self.config.oriented,
+                                                   rotate=self.config.real_rotate))
             scene.release()
         images = np.stack([s[0] for s in samples]).astype(np.float32)
         anchors = np.array(self.config.anchors, np.float32)

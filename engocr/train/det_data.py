@@ -19,20 +19,28 @@ ZOOM = (0.3, 2.0)
 # A word cut by the training window is a positive only when nearly whole: a clipped box taught
 # the detector that a word may end mid-word, which cut first and last letters off at run time.
 WHOLE = 0.92
+# Share of real training windows turned by a random angle when a run asks for it
+# (`DetectorConfig.real_rotate`): ic15's words are tilted, its large ones most (68% of those
+# 96 px and taller by more than 15 degrees), but most of its training words are near level,
+# too few tilted ones to teach an oriented head its angle.
+ROTATED_SHARE = 0.5
 
 
 def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Generator | None,
                    frame_side: int | None = None, zoom: tuple[float, float] = ZOOM,
-                   oriented: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   oriented: bool = False, rotate: float = 0.0
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A training or evaluation input of `size` (w, h) from a scene.
 
     Without `rng`: the whole scene letterboxed, as the runtime does. With `rng`: the scene is
     scaled as the runtime would scale it to a longest side of `frame_side` (down only; times a
     random factor, so words of every size appear), then a random `size` window is cut from it. That
     trains a fully convolutional detector on small windows at the pixel scale it will see at
-    full size. Returns image, boxes (n, 4) and don't-care boxes (m, 4) in input pixels; with
-    `oriented` the boxes are the words' oriented boxes (n, 5: cx cy w h angle,
-    `engocr.realtime.oriented`), unclipped (a positive lies almost whole in the window)."""
+    full size; `rotate` > 0 turns `ROTATED_SHARE` of the scaled scenes by up to that many
+    degrees either way first (the words' quads turn with them). Returns image, boxes (n, 4)
+    and don't-care boxes (m, 4) in input pixels; with `oriented` the boxes are the words'
+    oriented boxes (n, 5: cx cy w h angle, `engocr.realtime.oriented`), unclipped (a positive
+    lies almost whole in the window)."""
     image = sample.load()
     H, W = image.shape[:2]
     quads = np.array([w.quad for w in sample.words], np.float32).reshape(-1, 4, 2)
@@ -45,12 +53,15 @@ def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Ge
         scale = base * float(np.exp(rng.uniform(np.log(zoom[0]), np.log(zoom[1]))))
         scaled = cv2.resize(image, (max(1, int(W * scale)), max(1, int(H * scale))),
                             interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        quads = quads * scale
+        if rotate > 0 and rng.random() < ROTATED_SHARE:
+            scaled, quads = rotate_scene(scaled, quads, float(rng.uniform(-rotate, rotate)))
         sh, sw = scaled.shape[:2]
         out = np.full((size[1], size[0], 3), 114, np.uint8)
-        x0, y0 = _window_origin(quads[~ignore] * scale, (sw, sh), size, rng)
+        x0, y0 = _window_origin(quads[~ignore], (sw, sh), size, rng)
         window = scaled[y0:y0 + size[1], x0:x0 + size[0]]
         out[:window.shape[0], :window.shape[1]] = window
-        quads = quads * scale - [x0, y0]
+        quads = quads - [x0, y0]
     boxes = np.concatenate([quads.min(1), quads.max(1)], 1) if len(quads) else \
         np.zeros((0, 4), np.float32)
     h, w = out.shape[:2]
@@ -68,6 +79,21 @@ def scene_to_input(sample: SceneSample, size: tuple[int, int], rng: np.random.Ge
 
         return out, quads_to_obbs(quads[positive]).reshape(-1, 5), clipped[dontcare]
     return out, clipped[positive], clipped[dontcare]
+
+
+def rotate_scene(image: np.ndarray, quads: np.ndarray, degrees: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """`image` turned `degrees` (counter-clockwise on screen) about its centre onto a canvas
+    that holds all of it (the corners filled with the letterbox grey), and `quads` (n, 4, 2)
+    turned with it, their corner order kept (a turned word still reads TL -> TR)."""
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    c, s = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(np.ceil(w * c + h * s)), int(np.ceil(w * s + h * c))
+    m[:, 2] += [(nw - w) / 2, (nh - h) / 2]
+    turned = cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR,
+                            borderValue=(114, 114, 114))
+    return turned, (quads @ m[:, :2].T + m[:, 2]).astype(np.float32)
 
 
 def _window_origin(quads: np.ndarray, scaled: tuple[int, int], size: tuple[int, int],
