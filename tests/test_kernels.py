@@ -108,3 +108,21 @@ def test_large_boxes_count_from_their_own_lower_threshold():
     low, _ = yolo_postprocess([raw], anchors, [16.0], 0.25, merge_iou=0,
                               large_min_height=48, large_threshold=0.4)
     assert len(low) == 2  # a higher large threshold never drops what the main one keeps
+
+
+def test_large_oriented_boxes_count_from_their_own_lower_threshold():
+    """The same for an oriented detector, by the word's own height (across the text): a
+    tilted large word passes from the lower threshold."""
+    from engocr.realtime.oriented import oriented_postprocess
+
+    logit = float(np.log(0.3 / 0.7))
+    raw = np.full((4, 4, 1, 7), -20.0, np.float32)
+    turn = [np.sin(2 * 0.5), np.cos(2 * 0.5)]  # tilted 0.5 rad
+    raw[0, 0] = [0, 0, 0, 0, logit, *turn]             # 10 px high
+    raw[3, 3] = [0, 0, 0, np.log(6.0), logit, *turn]   # 60 px high
+    anchors = np.array([[[20.0, 10.0]]], np.float32)
+    assert len(oriented_postprocess([raw], anchors, [16.0], 0.5)[0]) == 0
+    both, _ = oriented_postprocess([raw], anchors, [16.0], 0.5, large_min_height=48,
+                                   large_threshold=0.25)
+    assert len(both) == 1 and both[0, 3] == pytest.approx(60, rel=1e-4)
+    assert both[0, 4] == pytest.approx(0.5, abs=1e-4)

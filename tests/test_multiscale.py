@@ -34,6 +34,23 @@ def test_merge_with_an_empty_pass():
     assert len(merge_passes(coarse, empty, 16)[0]) == 1
 
 
+def test_merge_compares_tilted_words_by_their_quads():
+    """Two tilted words side by side: their bounds overlap, the words do not, so the coarse
+    pass's word is added; the same word from both passes is still left to the fine pass."""
+    from engocr.realtime.oriented import obb_to_quads
+
+    def pass_of(*obbs):
+        quads = obb_to_quads(np.array(obbs, np.float32))
+        boxes = np.concatenate([quads.min(1), quads.max(1)], 1)
+        return boxes, np.full(len(quads), 0.8, np.float32), quads
+
+    fine = pass_of([100, 100, 300, 30, -0.6])
+    beside = pass_of([100, 160, 300, 30, -0.6])  # the next line of a tilted sign
+    assert merge_passes(fine, beside, 16)[0].shape == (2, 4)
+    same = pass_of([102, 101, 290, 32, -0.58])
+    assert merge_passes(fine, same, 16)[2].tolist() == fine[2].tolist()
+
+
 def _frame_with_large_word():
     import cv2
 

@@ -78,10 +78,12 @@ class YoloPredictor:
         threshold = self.score_threshold if threshold is None else threshold
         scale, dx, dy = placement
         card = self.card
+        large = {"large_min_height": card.large_min_height,
+                 "large_threshold": min(card.large_score_threshold or 1.0, threshold)}
         if card.oriented:
             obbs, scores = oriented_postprocess(
                 raws, self.anchors, self.strides, threshold, card.iou_threshold,
-                xy_scale=card.xy_scale, merge_iou=card.box_merge_iou)
+                xy_scale=card.xy_scale, merge_iou=card.box_merge_iou, **large)
             obbs[:, :2] = (obbs[:, :2] - np.array([dx, dy], np.float32)) / scale
             obbs[:, 2:4] /= scale
             quads = obb_to_quads(obbs)
@@ -89,9 +91,7 @@ class YoloPredictor:
         else:
             boxes, scores = yolo_postprocess(
                 raws, self.anchors, self.strides, threshold, card.iou_threshold,
-                xy_scale=card.xy_scale, merge_iou=card.box_merge_iou,
-                large_min_height=card.large_min_height,
-                large_threshold=min(card.large_score_threshold or 1.0, threshold))
+                xy_scale=card.xy_scale, merge_iou=card.box_merge_iou, **large)
             boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
             quads = None
         h, w = frame_shape[:2]

@@ -23,16 +23,35 @@ def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.prod(np.maximum(hi - lo, 0), axis=2)
 
 
+def _quad_overlaps(fine: np.ndarray, coarse: np.ndarray, candidates: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Intersection and smaller-area matrices of two passes' quads ((N, 4, 2), (M, 4, 2)),
+    computed for the `candidates` pairs only (those whose bounds overlap); 0 elsewhere. Tilted
+    words' bounds overlap far more than the words do."""
+    import cv2
+
+    fine, coarse = np.asarray(fine, np.float32), np.asarray(coarse, np.float32)
+    inter = np.zeros(candidates.shape, np.float64)
+    for i, j in zip(*np.nonzero(candidates), strict=True):
+        inter[i, j] = cv2.intersectConvexConvex(fine[i], coarse[j])[0]
+    areas = [np.array([abs(cv2.contourArea(q)) for q in quads]) for quads in (fine, coarse)]
+    return inter, np.minimum(areas[0][:, None], areas[1][None, :])
+
+
 def merge_passes(fine: tuple[np.ndarray, ...], coarse: tuple[np.ndarray, ...],
                  min_coarse_height: float, overlap: float = 0.2) -> tuple[np.ndarray, ...]:
-    """Boxes, scores and quads, best first, of both passes (frame pixels): every fine box, and
-    the coarse boxes at least `min_coarse_height` frame pixels high (the fine pass sees lower
-    words better) that overlap no fine box by `overlap` of the smaller box's area or more."""
+    """Boxes, scores and (optionally) quads, best first, of both passes (frame pixels): every
+    fine box, and the coarse boxes at least `min_coarse_height` frame pixels high (the fine
+    pass sees lower words better) that overlap no fine box by `overlap` of the smaller box's
+    area or more. With quads the overlap is the quads' (an oriented detector's tilted words);
+    without, the boxes'."""
     fine_boxes, coarse_boxes = fine[0], coarse[0]
     keep = (coarse_boxes[:, 3] - coarse_boxes[:, 1]) >= min_coarse_height
     if len(fine_boxes) and keep.any():
         inter = _intersections(fine_boxes, coarse_boxes)
         smaller = np.minimum(_areas(fine_boxes)[:, None], _areas(coarse_boxes)[None, :])
+        if len(fine) > 2:
+            inter, smaller = _quad_overlaps(fine[2], coarse[2], inter > 0)
         keep &= ~(inter >= overlap * smaller).any(0)
     joined = [np.concatenate([a, b[keep]]).astype(np.float32)
               for a, b in zip(fine, coarse, strict=True)]

@@ -339,19 +339,27 @@ def yolo_decode_oriented_kernel(raw: np.ndarray, anchors: np.ndarray, stride: fl
 
 def oriented_postprocess(outputs: list[np.ndarray], anchors: np.ndarray, strides: list[float],
                          score_threshold: float, iou_threshold: float = 0.45,
-                         max_boxes: int = 200, xy_scale: float = 1.0, merge_iou: float = 0.0
+                         max_boxes: int = 200, xy_scale: float = 1.0, merge_iou: float = 0.0,
+                         large_min_height: float = 0.0, large_threshold: float = 1.0
                          ) -> tuple[np.ndarray, np.ndarray]:
     """All scales of one image from an oriented head: decode, concatenate, rotated NMS, then
     (`merge_iou` > 0) the weighted merge; oriented boxes (n, 5, model-input pixels) and
-    scores, best first."""
-    if score_threshold >= 1.0:
+    scores, best first. Candidates whose own height (across the text) is at least
+    `large_min_height` input pixels (when > 0) need only `large_threshold` where that is lower
+    than `score_threshold`, as in `kernels.yolo_postprocess`."""
+    large = large_min_height > 0 and large_threshold < score_threshold
+    lowest = large_threshold if large else score_threshold
+    if lowest >= 1.0:
         return np.zeros((0, 5), np.float32), np.zeros(0, np.float32)
     found = [yolo_decode_oriented_kernel(np.ascontiguousarray(raw, np.float32),
                                          np.asarray(scale_anchors, np.float32), float(stride),
-                                         float(score_threshold), float(xy_scale))
+                                         float(lowest), float(xy_scale))
              for raw, scale_anchors, stride in zip(outputs, anchors, strides, strict=True)]
     obbs = np.concatenate([f[0] for f in found]) if found else np.zeros((0, 5), np.float32)
     scores = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.float32)
+    if large:
+        passed = (scores >= score_threshold) | (obbs[:, 3] >= large_min_height)
+        obbs, scores = obbs[passed], scores[passed]
     keep = obb_nms_kernel(obbs, scores, float(iou_threshold), int(max_boxes))
     if merge_iou > 0 and len(keep):
         return obb_merge_kernel(obbs, scores, keep, float(merge_iou)), scores[keep]
