@@ -192,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
                                     "images": len(images), "crops": args.crops,
                                     "command": "python benchmarks/peers.py " +
                                     " ".join(argv or sys.argv[1:]), "rows": rows}, indent=1))
-    plot(rows, args.plot)
+    from engocr.charts import speed_accuracy
+
+    speed_accuracy(rows, args.plot)
     return 0
 
 
@@ -209,17 +211,6 @@ def earlier_rows(path: Path, threads: int, images: int, crops: int) -> dict[str,
             and earlier_crops == crops)
     return {r["system"]: {**r, "measured": r.get("measured", data["date"])}
             for r in data.get("rows", [])} if same else {}
-
-
-def plot(rows: list[dict], path: Path) -> None:
-    """Speed against accuracy for every system."""
-    from engocr.charts import Chart
-
-    chart = Chart("FPS on 1280x720 frames", "end-to-end F, ic15 val",
-                  round(max([r["fps"] for r in rows] + [1]) * 1.15))
-    for r in rows:
-        chart.point(r["fps"], r["e2e_f"], r["system"])
-    chart.save(path)
 
 
 if __name__ == "__main__":
