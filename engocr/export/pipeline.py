@@ -133,8 +133,9 @@ def choose_min_conf(rec_path: Path, data: Path | None, threads: int,
 
 # Longest input side of the free-size detector, chosen on validation among these. Frames are
 # never enlarged, so from 640 up a 640x480 frame runs at its own size whatever is chosen; a
-# 1280x720 frame is scaled to this side (1024 costs it about 1.7x the detector time of 768).
-MAX_SIDES = (512, 640, 768, 896, 1024)
+# 1280x720 frame is scaled to this side (1024 costs it about 1.7x the detector time of 768),
+# and from 1280 up it too runs at its own size (ic15's photos are 1280x720).
+MAX_SIDES = (512, 640, 768, 896, 1024, 1152, 1280)
 
 
 def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATIONS,

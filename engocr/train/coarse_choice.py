@@ -10,7 +10,11 @@ import time
 
 from engocr.train.metrics import detection_breakdown, detection_sweep, recall_above
 
-COARSE_SIDES = (0, 320, 384, 448)
+# At most 426 (640 / 1.5): a coarse side runs only on frames whose fine pass sees them 1.5x as
+# large (TextDetector.uses_coarse), so a larger one would leave a 640x480 webcam frame, the
+# close-up case the coarse pass is for, without one (a 512 pass chosen on ic15's 1280x720
+# photos cost the close-up benchmark 0.05 F).
+COARSE_SIDES = (0, 320, 384)
 COARSE_MIN_HEIGHTS = (16.0, 24.0, 32.0)
 LARGE_MIN_HEIGHTS = (32.0, 48.0, 64.0, 96.0)
 LARGE_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
