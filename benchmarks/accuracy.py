@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluate_recognizer,
         tflite_detector,
     )
-    from engocr.train.metrics import detection_breakdown, recall_above
+    from engocr.train.metrics import TILT_DEGREES, detection_breakdown, recall_above
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--det-model", type=Path, default=None)
@@ -118,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{edges['median_bottom']:.2f}; found words cut > 0.25 at left or right: "
           f"{edges['cut_either']:.1%} (left {edges['cut_left']:.1%}, right "
           f"{edges['cut_right']:.1%})")
+    angles = breakdown["angles"]
+    if angles["words"]:
+        print(f"box tilt error (degrees, mean): {angles['mean_error']:.1f} over found words, "
+              f"{angles['tilted_mean_error']:.1f} over the {angles['tilted_words']} tilted more "
+              f"than {TILT_DEGREES} degrees")
     print("unmatched boxes: {partial:.0%} fragments or merges, {background:.0%} background"
           .format(**breakdown["boxes"]))
     for name, m in misread.items():

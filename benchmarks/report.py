@@ -114,6 +114,19 @@ def accuracy_section(data: dict) -> str:
         if "recall_48px_and_taller" in data:
             lines[-1] += (f" Recall of words 48 px and taller: "
                           f"{data['recall_48px_and_taller']:.2f} (target >= 0.6).")
+        edges = data["breakdown"].get("edges", {})
+        if edges.get("words"):
+            lines[-1] += (f" Box edges of the found words, median, in word heights inside the "
+                          f"word (along and across its text): left {edges['median_left']:.2f}, "
+                          f"right {edges['median_right']:.2f}, top {edges['median_top']:.2f}, "
+                          f"bottom {edges['median_bottom']:.2f}; "
+                          f"{edges['cut_either']:.1%} of them cut more than a quarter of a "
+                          f"height off an end (target <= 5%).")
+        angles = data["breakdown"].get("angles", {})
+        if angles.get("words"):
+            lines[-1] += (f" Their boxes' tilt is off by {angles['mean_error']:.1f} degrees on "
+                          f"average, {angles['tilted_mean_error']:.1f} on the "
+                          f"{angles['tilted_words']} words tilted more than 15 degrees.")
     if "misread" in data:
         card, fixed = data["misread"]["card"], data["misread"]["fixed"]
         lines += ["", f"Of the {card['found']} words it finds, the recognizer reads "

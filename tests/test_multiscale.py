@@ -9,7 +9,13 @@ from engocr.realtime.multiscale import merge_passes
 from engocr.realtime.reader import DEFAULT_DETECTOR, load_model
 from engocr.train.data.records import SceneSample, WordBox
 from engocr.train.det_data import scene_to_input
-from engocr.train.metrics import edge_errors, edge_summary, recall_by_height
+from engocr.train.metrics import (
+    angle_error,
+    angle_summary,
+    edge_errors,
+    edge_summary,
+    recall_by_height,
+)
 
 
 def _boxes(*rows):
@@ -130,6 +136,31 @@ def test_edge_errors_in_word_heights():
     assert (left, right, top, bottom) == pytest.approx((0.5, 0.25, 0, 0))
     summary = edge_summary([edge_errors(cut, word), edge_errors(word, word)])
     assert summary["cut_left"] == 0.5 and summary["cut_right"] == 0 and summary["words"] == 2
+
+
+def _turned(quad, degrees: float) -> np.ndarray:
+    a = np.radians(degrees)
+    return np.asarray(quad, np.float32) @ np.array([[np.cos(a), np.sin(a)],
+                                                    [-np.sin(a), np.cos(a)]], np.float32)
+
+
+def test_edge_errors_follow_a_tilted_word():
+    """A tilted word's ends are measured along its text: the same cut turned 30 degrees gives
+    the same errors, where its bounding box would not."""
+    word = [[0, 0], [100, 0], [100, 20], [0, 20]]
+    cut = [[10, 0], [95, 0], [95, 20], [10, 20]]
+    turned = edge_errors(_turned(cut, 30), _turned(word, 30))
+    assert turned == pytest.approx((0.5, 0.25, 0, 0), abs=1e-3)
+
+
+def test_angle_error_of_level_and_turned_boxes():
+    word = [[0, 0], [100, 0], [100, 20], [0, 20]]
+    tilt, error = angle_error(word, _turned(word, 25))
+    assert abs(tilt) == pytest.approx(25, abs=0.1) and error == pytest.approx(25, abs=0.1)
+    assert angle_error(_turned(word, 25), _turned(word, 25))[1] == pytest.approx(0, abs=0.1)
+    summary = angle_summary([angle_error(word, _turned(word, 25)), angle_error(word, word)])
+    assert summary["tilted_words"] == 1 and summary["tilted_mean_error"] == pytest.approx(
+        25, abs=0.1) and summary["mean_error"] == pytest.approx(12.5, abs=0.1)
 
 
 def test_recall_by_height_counts_found_and_read():

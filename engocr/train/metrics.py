@@ -175,8 +175,8 @@ def detection_breakdown(predictions: list[list], scores: list, ground_truth: lis
     each readable quad, frame pixels), with each height's share of tilted words (top edge over
     TILT_DEGREES) and of words an axis-aligned box can match at all (its own bounding box at
     IoU > 0.5); and what the unmatched boxes are (`partial`: overlaps a readable word by IoU
-    0.1-0.5, a fragment or a merge; `background`: overlaps none). Arguments as in
-    `detection_sweep`."""
+    0.1-0.5, a fragment or a merge; `background`: overlaps none); and how the found words'
+    boxes sit on them (`edge_errors`, `angle_error`). Arguments as in `detection_sweep`."""
     import numpy as np
 
     from engocr.geometry import box_to_quad
@@ -184,13 +184,14 @@ def detection_breakdown(predictions: list[list], scores: list, ground_truth: lis
     found, total = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
     tilted, boxable = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
     hits = partial = background = 0
-    edges = []
+    edges, angles = [], []
     for preds, image_scores, gts in zip(predictions, scores, ground_truth, strict=True):
         matcher = ImageMatcher(preds, [g[0] for g in gts], [g[2] for g in gts])
         keep = {i for i, s in enumerate(image_scores) if s >= threshold}
         matches, _, _ = matcher.match(keep)
         matched = {g for _, g in matches}
         edges += [edge_errors(preds[p], gts[g][0]) for p, g in matches]
+        angles += [angle_error(preds[p], gts[g][0]) for p, g in matches]
         for g in matcher.readable:
             quad = np.asarray(gts[g][0], np.float32).reshape(4, 2)
             k = height_bin(quad, bins)
@@ -215,6 +216,7 @@ def detection_breakdown(predictions: list[list], scores: list, ground_truth: lis
                              for k in range(len(total))],
         "boxes": {"hit": hits / n, "partial": partial / n, "background": background / n},
         "edges": edge_summary(edges),
+        "angles": angle_summary(angles),
     }
 
 
@@ -223,16 +225,47 @@ CUT_EDGE = 0.25
 
 
 def edge_errors(pred, gt) -> tuple[float, float, float, float]:
-    """How far each edge of a predicted box lies inside the word's bounding box (left, right,
-    top, bottom), in word heights: positive cuts into the word, negative leaves a margin."""
+    """How far each edge of a predicted box lies inside the word (left, right, top, bottom),
+    in word heights: positive cuts into the word, negative leaves a margin. Measured in the
+    word's own frame (its minimum-area rectangle: along and across its text), so that a tilted
+    word's ends are its first and last letters, not the corners of its bounding box."""
     import numpy as np
 
-    p, g = np.asarray(pred, np.float32).reshape(-1, 2), np.asarray(gt, np.float32).reshape(-1, 2)
-    (px1, py1), (px2, py2) = p.min(0), p.max(0)
-    (gx1, gy1), (gx2, gy2) = g.min(0), g.max(0)
-    h = max(float(gy2 - gy1), 1.0)
-    return (float(px1 - gx1) / h, float(gx2 - px2) / h, float(py1 - gy1) / h,
-            float(gy2 - py2) / h)
+    from engocr.realtime.oriented import quads_to_obbs
+
+    p = np.asarray(pred, np.float32).reshape(-1, 2)
+    cx, cy, w, h, angle = quads_to_obbs(np.asarray(gt, np.float32).reshape(1, 4, 2))[0]
+    d = p - [cx, cy]
+    c, s = np.cos(angle), np.sin(angle)
+    along, across = d[:, 0] * c + d[:, 1] * s, d[:, 1] * c - d[:, 0] * s
+    h = max(float(h), 1.0)
+    return (float(along.min() + w / 2) / h, float(w / 2 - along.max()) / h,
+            float(across.min() + h / 2) / h, float(h / 2 - across.max()) / h)
+
+
+def angle_error(pred, gt) -> tuple[float, float]:
+    """(the word's tilt, the predicted box's tilt error), degrees: each quad's minimum-area
+    rectangle's angle, the error wrapped to [0, 90] (a box's angle is known up to 180)."""
+    import numpy as np
+
+    from engocr.realtime.oriented import quads_to_obbs
+
+    angles = np.degrees(quads_to_obbs(np.stack([np.asarray(q, np.float32).reshape(4, 2)
+                                                for q in (pred, gt)]))[:, 4])
+    return float(angles[1]), float(abs((angles[0] - angles[1] + 90) % 180 - 90))
+
+
+def angle_summary(angles: list[tuple[float, float]]) -> dict:
+    """Mean tilt error of found words, all and those tilted more than `TILT_DEGREES`."""
+    import numpy as np
+
+    if not angles:
+        return {"words": 0}
+    a = np.asarray(angles, np.float32)
+    tilted = np.abs(a[:, 0]) > TILT_DEGREES
+    return {"words": len(a), "mean_error": float(a[:, 1].mean()),
+            "tilted_words": int(tilted.sum()),
+            "tilted_mean_error": float(a[tilted, 1].mean()) if tilted.any() else 0.0}
 
 
 def edge_summary(edges: list[tuple[float, float, float, float]]) -> dict:
