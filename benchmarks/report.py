@@ -208,12 +208,24 @@ def det_postprocess_section(data: dict) -> str:
              "| NMS IoU | merge | H-mean train | H-mean val |", "|---|---|---|---|"]
     best = max(data["rows"], key=lambda r: r["train"]["hmean"])
     card = data.get("card", {})
+    extend = card.get("box_extend", 0.0)
     for r in data["rows"]:
+        if r.get("box_extend", 0.0) != extend:
+            continue
         merge = f"weighted, IoU > {r['merge_iou']}" if r["merge_iou"] else "off (plain NMS)"
         mark = "**" if r is best else ""
-        shipped = " (card)" if card == {k: r[k] for k in ("nms_iou", "merge_iou")} else ""
+        shipped = " (card)" if all(card.get(k) == r[k] for k in ("nms_iou", "merge_iou")) \
+            else ""
         lines.append(f"| {r['nms_iou']}{shipped} | {merge} | {mark}{r['train']['hmean']:.3f}"
                      f"{mark} | {r['val']['hmean']:.3f} |")
+    lengthened = [r for r in data["rows"] if "box_extend" in r and
+                  all(card.get(k) == r[k] for k in ("nms_iou", "merge_iou"))]
+    if lengthened:
+        lines += ["", f"Box ends lengthened along the text (x box height, each end), at the "
+                  f"card's NMS and merge (rows above: {extend}):", "",
+                  "| extension | H-mean train | H-mean val |", "|---|---|---|"]
+        lines += [f"| {r['box_extend']}{' (card)' if r['box_extend'] == extend else ''} | "
+                  f"{r['train']['hmean']:.3f} | {r['val']['hmean']:.3f} |" for r in lengthened]
     return "\n".join(lines)
 
 

@@ -132,6 +132,7 @@ def test_postprocess_grid_scores_every_pair_and_restores_the_card(tiny_models):
     card's own pair is what the runtime's decode scores, and the card is left as it was."""
     from engocr.train.data.records import SceneSample, WordBox
     from engocr.train.evaluate import (
+        BOX_EXTENDS,
         MERGE_IOUS,
         NMS_IOUS,
         detection_curve,
@@ -144,14 +145,32 @@ def test_postprocess_grid_scores_every_pair_and_restores_the_card(tiny_models):
     scenes = [SceneSample([WordBox([[20, 20], [120, 20], [120, 50], [20, 50]], "EXIT")],
                           image=image.copy()) for _ in range(2)]
     card = detector.card
-    own = (card.iou_threshold, card.box_merge_iou)
+    own = (card.iou_threshold, card.box_merge_iou, card.box_extend)
     rows = postprocess_grid(detector, {"train": scenes}, 0.5)
-    assert [(r["nms_iou"], r["merge_iou"]) for r in rows] == \
-        [(n, m) for n in NMS_IOUS for m in MERGE_IOUS]
-    assert (card.iou_threshold, card.box_merge_iou) == own
-    row = next(r for r in rows if (r["nms_iou"], r["merge_iou"]) == own)
+    assert [(r["nms_iou"], r["merge_iou"], r["box_extend"]) for r in rows] == \
+        [(n, m, e) for n in NMS_IOUS for m in MERGE_IOUS for e in BOX_EXTENDS]
+    assert (card.iou_threshold, card.box_merge_iou, card.box_extend) == own
+    row = next(r for r in rows if (r["nms_iou"], r["merge_iou"], r["box_extend"]) == own)
     want = detection_curve(detector, scenes, [0.5])[0.5]
     assert row["train"] == {k: round(v, 4) for k, v in want.items()}
+
+
+def test_box_extend_lengthens_boxes_along_their_text(tiny_models):
+    """The card's `box_extend` adds that many box heights to each end of every box (where the
+    frame does not clip it), and nothing across the text."""
+    from engocr.train.evaluate import tflite_detector
+
+    detector = tflite_detector(tiny_models["det"], threshold=0.5)
+    frame = np.full((240, 320, 3), 200, np.uint8)
+    plain, _, _ = detector(frame)
+    detector.card.box_extend = 0.25
+    longer, _, _ = detector(frame)
+    inside = (plain[:, 0] > 40) & (plain[:, 2] < 280) & (plain[:, 1] > 1) & (plain[:, 3] < 239)
+    assert inside.any()
+    h = plain[inside, 3] - plain[inside, 1]
+    np.testing.assert_allclose(longer[inside, 2] - longer[inside, 0],
+                               plain[inside, 2] - plain[inside, 0] + 0.5 * h, atol=0.05)
+    np.testing.assert_allclose(longer[inside][:, [1, 3]], plain[inside][:, [1, 3]], atol=0.05)
 
 
 def test_min_conf_is_chosen_by_end_to_end_f():

@@ -172,19 +172,22 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     best_t = best_threshold(by_side[max_side])
     print(f"detector keras: H by longest side {json.dumps(best_h)}; chosen {max_side}, "
           f"threshold {best_t}")
-    # NMS and merge overlaps are chosen on training images, not on validation; then the
-    # threshold once more on validation, with the post-processing that ships.
+    # NMS and merge overlaps and the box extension are chosen on training images, not on
+    # validation; then the threshold once more on validation, with the post-processing that
+    # ships.
     keras_detector = detector_over(model, config, max_side=max_side)
     train_scenes = ic15_scenes("train", data)
     grid = postprocess_grid(keras_detector, {"train": train_scenes[:200]}, best_t)
     post = max(grid, key=lambda row: row["train"]["hmean"])
     keras_detector.card.iou_threshold = post["nms_iou"]
     keras_detector.card.box_merge_iou = post["merge_iou"]
+    keras_detector.card.box_extend = post["box_extend"]
     keras_curve = detection_curve(keras_detector, scenes)
     best_t = best_threshold(keras_curve)
     reference = keras_curve[best_t]["hmean"]
-    print(f"detector keras: NMS IoU {post['nms_iou']}, merge IoU {post['merge_iou']} (training "
-          f"images); H {reference:.4f} at threshold {best_t}")
+    print(f"detector keras: NMS IoU {post['nms_iou']}, merge IoU {post['merge_iou']}, box "
+          f"extension {post['box_extend']} (training images); H {reference:.4f} at threshold "
+          f"{best_t}")
     # The recognizer's crop margins, by what it reads from this detector's boxes on training
     # images (the boxes of a detector tend to clip a word's first and last letters).
     recognizer = tflite_recognizer(rec_model or DEFAULT_RECOGNIZER, threads)
@@ -196,7 +199,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
           f"{max(r['read'] for r in pad_grid):.3f} of found words)")
     settings = {"score_threshold": best_t, "max_side": max_side,
                 "iou_threshold": post["nms_iou"], "box_merge_iou": post["merge_iou"],
-                "crop_pad_x": pad_x, "crop_pad_y": pad_y}
+                "box_extend": post["box_extend"], "crop_pad_x": pad_x, "crop_pad_y": pad_y}
     frame_size = detector_input_size(640, 480, max_side)
     # int8 calibration on frames as the runtime feeds them at the chosen side.
     gen = SynthScenes(seed=778, size=det_data.SYNTH_FRAME)

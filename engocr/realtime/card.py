@@ -46,6 +46,11 @@ class ModelCard:
     # (when below `score_threshold`). Chosen on validation by the export; 0: one threshold.
     large_min_height: float = 0.0
     large_score_threshold: float = 0.0
+    # Each box is lengthened at both ends along its text by this x its height: a detector's
+    # box ends scatter about the word's (its cell sees a long word's middle), and a box short
+    # of the word cuts its first or last letter. Chosen on training images by the export; 0:
+    # boxes as decoded.
+    box_extend: float = 0.0
     # Margins of the crop cut for the recognizer around each box, x box height (left/right and
     # top/bottom), chosen on training images by what the recognizer reads (export det).
     crop_pad_x: float = 0.12

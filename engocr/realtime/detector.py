@@ -73,8 +73,8 @@ class YoloPredictor:
                     ) -> Detections:
         """Decode + NMS (+ weighted merge) with the card's settings, back to frame pixels
         (boxes and quads clipped to the frame, boxes at least 2 px a side); at the detector's
-        score threshold unless `threshold` is given. An oriented detector's boxes are its
-        quads' bounds."""
+        score threshold unless `threshold` is given; each box lengthened along its text by the
+        card's `box_extend`. An oriented detector's boxes are its quads' bounds."""
         threshold = self.score_threshold if threshold is None else threshold
         scale, dx, dy = placement
         card = self.card
@@ -86,6 +86,7 @@ class YoloPredictor:
                 xy_scale=card.xy_scale, merge_iou=card.box_merge_iou, **large)
             obbs[:, :2] = (obbs[:, :2] - np.array([dx, dy], np.float32)) / scale
             obbs[:, 2:4] /= scale
+            obbs[:, 2] += 2 * card.box_extend * obbs[:, 3]
             quads = obb_to_quads(obbs)
             boxes = np.concatenate([quads.min(1), quads.max(1)], 1)
         else:
@@ -93,6 +94,9 @@ class YoloPredictor:
                 raws, self.anchors, self.strides, threshold, card.iou_threshold,
                 xy_scale=card.xy_scale, merge_iou=card.box_merge_iou, **large)
             boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
+            extend = card.box_extend * (boxes[:, 3] - boxes[:, 1])
+            boxes[:, 0] -= extend
+            boxes[:, 2] += extend
             quads = None
         h, w = frame_shape[:2]
         boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)

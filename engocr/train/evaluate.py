@@ -152,29 +152,32 @@ def curve_from(found: dict[float, tuple]) -> dict[float, dict]:
 # The post-processing grid: NMS overlap threshold x weighted-merge overlap (0: plain NMS).
 NMS_IOUS = (0.3, 0.45, 0.6)
 MERGE_IOUS = (0.0, 0.5, 0.65)
+BOX_EXTENDS = (0.0, 0.05, 0.1, 0.15)  # x box height at each end (ModelCard.box_extend)
 
 
 def postprocess_grid(detector: YoloPredictor, splits: dict[str, list], threshold: float,
                      ) -> list[dict]:
-    """P/R/H per split for every NMS IoU x merge IoU of the grid at `threshold`, decoded with
-    the runtime's kernels; the model runs once per image. Sets the detector card's pair back
-    to what it was."""
+    """P/R/H per split for every NMS IoU x merge IoU x box extension of the grid at
+    `threshold`, decoded with the runtime's kernels; the model runs once per image. Sets the
+    detector card's settings back to what they were."""
     cached = {name: raw_outputs(detector, scenes) for name, scenes in splits.items()}
     card = detector.card
-    saved = card.iou_threshold, card.box_merge_iou
+    saved = card.iou_threshold, card.box_merge_iou, card.box_extend
     rows = []
     try:
         for nms_iou in NMS_IOUS:
             for merge_iou in MERGE_IOUS:
-                card.iou_threshold, card.box_merge_iou = nms_iou, merge_iou
-                row = {"nms_iou": nms_iou, "merge_iou": merge_iou}
-                for name, scenes in splits.items():
-                    found = decode_cached(detector, cached[name], scenes, threshold)
-                    row[name] = {k: round(v, 4) for k, v in
-                                 curve_from({threshold: found})[threshold].items()}
-                rows.append(row)
+                for extend in BOX_EXTENDS:
+                    card.iou_threshold, card.box_merge_iou = nms_iou, merge_iou
+                    card.box_extend = extend
+                    row = {"nms_iou": nms_iou, "merge_iou": merge_iou, "box_extend": extend}
+                    for name, scenes in splits.items():
+                        found = decode_cached(detector, cached[name], scenes, threshold)
+                        row[name] = {k: round(v, 4) for k, v in
+                                     curve_from({threshold: found})[threshold].items()}
+                    rows.append(row)
     finally:
-        card.iou_threshold, card.box_merge_iou = saved
+        card.iou_threshold, card.box_merge_iou, card.box_extend = saved
     return rows
 
 
