@@ -1,4 +1,5 @@
-"""The README's benchmark sections render from the results the benchmarks record."""
+"""The README's benchmark sections render from the results the benchmarks record, and the
+benchmarks' own summaries."""
 
 from __future__ import annotations
 
@@ -38,3 +39,19 @@ def test_postprocess_section_tables_the_box_extension_apart():
            "rows": [_row(n, 0.5, None, 0.5, 0.4) for n in (0.3, 0.45)]}
     text = report.det_postprocess_section(old)
     assert text.count("(card)") == 1 and "extension" not in text
+
+
+def test_large_words_summary_tells_scoring_from_box_failures():
+    """A missed word with no box is a scoring failure; one with a short box a fragment."""
+    from benchmarks.large_words import summary
+
+    rows = [{"height": 60, "iou": 0.8, "length_ratio": 1.0, "height_ratio": 1.0},
+            {"height": 60, "iou": 0.0, "length_ratio": 0.0, "height_ratio": 0.0},
+            {"height": 70, "iou": 0.3, "length_ratio": 0.5, "height_ratio": 0.9},
+            {"height": 120, "iou": 0.6, "length_ratio": 1.0, "height_ratio": 1.0}]
+    mid = summary(rows, 48, 96)
+    assert mid["words"] == 3 and mid["found"] == 0.333
+    assert mid["missed_no_box"] == 0.5 and mid["missed_with_box"] == 0.5
+    assert mid["boxed_fragments"] == 1.0 and mid["boxed_height_ratio_median"] == 0.9
+    high = summary(rows, 96, 1e9)
+    assert high["words"] == 1 and high["found"] == 1.0 and high["max"] is None
