@@ -181,3 +181,19 @@ def test_a_second_threshold_for_large_boxes_ships_only_where_it_pays():
     gain = {"large_min_height": 48.0, "large_score_threshold": 0.3, "hmean": 0.60}
     assert best_large([single, noise]) is single
     assert best_large([single, noise, gain]) is gain
+
+
+def test_coarse_pass_is_chosen_by_the_photos_and_the_close_ups():
+    """A coarse side that only the 1280x720 photos like loses to one the close-ups need too;
+    without close-up scores the photos decide, and a tie goes to the cheaper pass."""
+    from engocr.train.coarse_choice import best_coarse
+
+    alone = {"coarse_side": 0, "hmean": 0.650, "closeup_hmean": 0.560}
+    large = {"coarse_side": 512, "hmean": 0.656, "closeup_hmean": 0.560}
+    small = {"coarse_side": 320, "hmean": 0.652, "closeup_hmean": 0.660}
+    assert best_coarse([alone, large, small]) is small
+    photos_only = [{k: v for k, v in r.items() if k != "closeup_hmean"} for r in
+                   (alone, large, small)]
+    assert best_coarse(photos_only) is photos_only[1]
+    tie = [{"coarse_side": 0, "hmean": 0.65}, {"coarse_side": 320, "hmean": 0.65}]
+    assert best_coarse(tie) is tie[0]

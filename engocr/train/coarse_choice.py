@@ -2,11 +2,15 @@
 from what height its boxes count (realtime/multiscale.py), then from what height and lower
 score a large box counts (kernels.yolo_postprocess): chosen by ICDAR 2015 H-mean on the
 validation images with the exported model as the runtime runs it (score threshold, NMS, merge
-of both passes), the fine pass alone included, so a coarse pass ships only where it pays."""
+of both passes), the fine pass alone included, so a coarse pass ships only where it pays. The
+coarse pass is chosen by the mean H of the 1280x720 validation photos and of 640x480 close-up
+windows of them (`engocr.train.closeups`): the webcam's frames run it at other sizes."""
 
 from __future__ import annotations
 
 import time
+
+import numpy as np
 
 from engocr.train.metrics import detection_breakdown, detection_sweep, recall_above
 
@@ -16,6 +20,8 @@ from engocr.train.metrics import detection_breakdown, detection_sweep, recall_ab
 # photos cost the close-up benchmark 0.05 F).
 COARSE_SIDES = (0, 320, 384)
 COARSE_MIN_HEIGHTS = (16.0, 24.0, 32.0)
+CLOSEUP_WINDOWS = 200  # close-up windows the coarse pass is also scored on
+CLOSEUP_SEED = 7  # not the close-up benchmark's windows (seed 0)
 LARGE_MIN_HEIGHTS = (32.0, 48.0, 64.0, 96.0)
 LARGE_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 
@@ -45,9 +51,20 @@ def _images_and_truth(scenes) -> tuple[list, list]:
     return images, truth
 
 
-def coarse_grid(detector, scenes, sides=COARSE_SIDES, heights=COARSE_MIN_HEIGHTS) -> list[dict]:
+def closeup_set(scenes, n: int = CLOSEUP_WINDOWS, seed: int = CLOSEUP_SEED
+                ) -> tuple[list, list]:
+    """Images and truth of `n` close-up windows of `scenes`."""
+    from engocr.train.closeups import closeup_windows
+
+    pairs = list(closeup_windows(scenes, n, np.random.default_rng(seed)))
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def coarse_grid(detector, scenes, sides=COARSE_SIDES, heights=COARSE_MIN_HEIGHTS,
+                closeups: tuple[list, list] | None = None) -> list[dict]:
     """`pass_scores` for each coarse side and minimum height (side 0: the fine pass alone) of
-    a `TextDetector`. Leaves the detector's own settings as they were."""
+    a `TextDetector`, and with `closeups` (images, truth) their H as `closeup_hmean`. Leaves
+    the detector's own settings as they were."""
     images, truth = _images_and_truth(scenes)
     saved = detector.coarse_side, detector.card.coarse_min_height
     rows = []
@@ -55,8 +72,11 @@ def coarse_grid(detector, scenes, sides=COARSE_SIDES, heights=COARSE_MIN_HEIGHTS
         for side in sides:
             for height in (heights if side else (0.0,)):
                 detector.coarse_side, detector.card.coarse_min_height = side, height
-                rows.append({"coarse_side": side, "coarse_min_height": height,
-                             **pass_scores(detector, images, truth)})
+                row = {"coarse_side": side, "coarse_min_height": height,
+                       **pass_scores(detector, images, truth)}
+                if closeups:
+                    row["closeup_hmean"] = pass_scores(detector, *closeups)["hmean"]
+                rows.append(row)
     finally:
         detector.coarse_side, detector.card.coarse_min_height = saved
     return rows
@@ -94,23 +114,27 @@ def best_large(rows: list[dict], min_gain: float = LARGE_MIN_GAIN) -> dict:
 
 
 def best_coarse(rows: list[dict]) -> dict:
-    """The row of the highest H-mean; on a tie the cheaper one (no coarse pass first)."""
-    return max(rows, key=lambda r: (r["hmean"], -r["coarse_side"]))
+    """The row of the highest H-mean (the mean of the photos' and the close-ups' where both
+    were scored); on a tie the cheaper one (no coarse pass first)."""
+    return max(rows, key=lambda r: (round((r["hmean"] + r.get("closeup_hmean", r["hmean"])) / 2,
+                                          4), -r["coarse_side"]))
 
 
 def choose_passes(model_path, scenes, threads: int = 2) -> tuple[dict, dict]:
     """(card settings, their grids by metrics name) for the exported detector at `model_path`
-    with its card: the coarse pass first (free-size models only), then the large-box threshold
+    with its card: the coarse pass first (free-size models only; with one score threshold, as
+    the export has it then, whatever the card's large-box one), then the large-box threshold
     with that coarse pass."""
     from engocr.realtime.detector import TextDetector
     from engocr.realtime.reader import load_model
 
     engine, card = load_model(model_path, threads)
+    card.large_min_height = card.large_score_threshold = 0.0
     detector = TextDetector(engine, card)
     settings = {"coarse_side": 0, "coarse_min_height": 0.0}
     grids = {}
     if detector.free_size:
-        rows = coarse_grid(detector, scenes)
+        rows = coarse_grid(detector, scenes, closeups=closeup_set(scenes))
         best = best_coarse(rows)
         settings = {"coarse_side": best["coarse_side"],
                     "coarse_min_height": best["coarse_min_height"]}
