@@ -69,6 +69,17 @@ def test_bench_keras_names_a_missing_run_in_one_line(tmp_path):
         assert run.returncode == 2 and len(err) == 1 and what in err[0], run.stderr
 
 
+def test_bench_keras_times_the_run_the_shipped_detector_came_from():
+    """The default training run is the one the shipped detector's card names last."""
+    from engocr.realtime.bench import SHIPPED_DET_RUN
+    from engocr.realtime.card import ModelCard, card_path
+    from engocr.realtime.reader import DEFAULT_DETECTOR
+
+    lineage = ModelCard.load(card_path(DEFAULT_DETECTOR)).architecture.split(" -> ")
+    assert lineage[-1] == SHIPPED_DET_RUN.name
+    assert (SHIPPED_DET_RUN / "best.weights.h5").is_file()
+
+
 @pytest.mark.slow
 def test_bench_keras_finds_the_shipped_runs_from_any_folder(tmp_path):
     """Outside the repository (no runs/ there) the default runs are the repository's."""
