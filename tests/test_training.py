@@ -213,6 +213,22 @@ def test_det_training_resumes_at_the_step_it_stopped(tmp_path):
     assert (run / "ckpt" / "model.weights.h5").exists() and (run / "ckpt").is_dir()
 
 
+def test_a_run_without_its_checkpoint_refuses_to_resume(tmp_path):
+    """A run whose weights were removed (its records kept) says so in one line instead of
+    training fresh weights from its old step."""
+    import shutil
+
+    from engocr.errors import InputError
+    from engocr.models.yolo_mobilenet import DetectorConfig
+    from engocr.train.det import DetTrainer
+
+    config, run, none = DetectorConfig(**TINY_DET), tmp_path / "run", tmp_path / "none"
+    DetTrainer(run, config, [Phase("a", 2, 1e-3)], batch=2, data=none, eval_every=1000).train()
+    shutil.rmtree(run / "ckpt")
+    with pytest.raises(InputError, match="state is at step 2 but it has no checkpoint"):
+        DetTrainer(run, config, [Phase("a", 2, 1e-3)], batch=2, data=none, eval_every=1000)
+
+
 def test_det_run_starts_from_another_run_for_a_longer_side(tmp_path):
     """`--init-from` with `--max-side`: the new run keeps the source's anchors and weights,
     evaluates full frames at its longest side, and does not re-copy them on resume."""

@@ -223,7 +223,13 @@ class PhasedTrainer:
         self.log = MetricsLog(self.run_dir / "metrics.csv")
         self.optimized = list(self.model.trainable_variables)
         self.optimizer.build(self.optimized)
-        load_checkpoint(self.run_dir, self.model, self.optimizer)
+        if not load_checkpoint(self.run_dir, self.model, self.optimizer) and self.state.step:
+            # A run whose weights left the tree (superseded runs keep only their records):
+            # resuming would train fresh weights from step N as if they were the run's.
+            raise InputError(f"{self.run_dir}: its state is at step {self.state.step} but it "
+                             "has no checkpoint (ckpt/model.weights.h5), so it cannot resume; "
+                             "restore the checkpoint from git history or start a new run "
+                             "(--init-from another run)")
 
     def start_from(self, source_run: Path | None) -> None:
         """A new run (no step, no checkpoint) starts from another run's best weights where
