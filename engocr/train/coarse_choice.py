@@ -17,7 +17,7 @@ from engocr.train.metrics import detection_breakdown, detection_sweep, recall_ab
 # At most 426 (640 / 1.5): a coarse side runs only on frames whose fine pass sees them 1.5x as
 # large (TextDetector.uses_coarse), so a larger one would leave a 640x480 webcam frame, the
 # close-up case the coarse pass is for, without one (a 512 pass chosen on ic15's 1280x720
-# photos cost the close-up benchmark 0.05 F).
+# photos cost the close-up benchmark 0.08 F).
 COARSE_SIDES = (0, 320, 384)
 COARSE_MIN_HEIGHTS = (16.0, 24.0, 32.0)
 CLOSEUP_WINDOWS = 200  # close-up windows the coarse pass is also scored on
