@@ -26,7 +26,13 @@ SHIPPED_RUN = Path("runs/rec/conv2x-32x128")
 CANDIDATES = {"baseline": {}, "tps": {"rectify": "tps"}, "mixer2": {"mixer_blocks": 2},
               "tps+mixer2": {"rectify": "tps", "mixer_blocks": 2},
               # the same at half the mixing width: attention and MLP cost a quarter
-              "tps+mixer2-d128": {"rectify": "tps", "mixer_blocks": 2, "mixer_dim": 128}}
+              "tps+mixer2-d128": {"rectify": "tps", "mixer_blocks": 2, "mixer_dim": 128},
+              # batch norm in the blocks: folds into a multiply-add in int8, where layer
+              # norm runs as mean, variance and rsqrt ops and costs half the blocks' time
+              "mixer2-bn": {"mixer_blocks": 2, "mixer_norm": "batch"},
+              "mixer1-bn": {"mixer_blocks": 1, "mixer_norm": "batch"},
+              "mixer2-bn-d128": {"mixer_blocks": 2, "mixer_norm": "batch", "mixer_dim": 128},
+              "tps+mixer1-bn": {"rectify": "tps", "mixer_blocks": 1, "mixer_norm": "batch"}}
 
 
 def tflite_ops(flatbuffer: bytes) -> dict[str, list[str]]:
@@ -105,8 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", type=Path, default=SHIPPED_RUN, help="config of the baseline")
     p.add_argument("--smoke", action="store_true",
                    help="3 timed invokes, 16 calibration crops; writes rec_round3-smoke.json")
+    p.add_argument("--only", default="", help="comma-separated candidates (default: all)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
+    names = [n for n in args.only.split(",") if n] or list(CANDIDATES)
+    unknown = sorted(set(names) - set(CANDIDATES))
+    if unknown:
+        p.error(f"unknown candidates {', '.join(unknown)} (one of {', '.join(CANDIDATES)})")
     if args.smoke:
         args.runs, args.calibration = 3, 16
     out = args.out or Path("benchmarks/results") / (
@@ -115,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     crops = synthetic_crops(max(args.calibration, 16), base.height, base.width)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, extra in CANDIDATES.items():
+        for name in names:
+            extra = CANDIDATES[name]
             rows.append(measure(name, replace(base, **extra), crops, Path(tmp), args.threads,
                                 args.runs))
             print(json.dumps({k: v if k in ("candidate", "params") else

@@ -39,7 +39,8 @@ def test_shipped_config_builds_the_same_model():
 
 @pytest.mark.parametrize("extra", [{"rectify": "tps"}, {"mixer_blocks": 2},
                                    {"rectify": "tps", "mixer_blocks": 1, "mixer_heads": 2},
-                                   {"mixer_blocks": 1, "mixer_dim": 16}])
+                                   {"mixer_blocks": 1, "mixer_dim": 16},
+                                   {"mixer_blocks": 1, "mixer_norm": "batch"}])
 def test_stages_build_and_keep_the_ctc_output(extra):
     from engocr.charset import NUM_CLASSES
 
@@ -55,6 +56,8 @@ def test_bad_stage_settings_fail_clearly():
         _tiny(rectify="stn")
     with pytest.raises(ValueError, match="mixer_heads"):
         _tiny(mixer_blocks=1, mixer_heads=5)
+    with pytest.raises(ValueError, match="mixer norm"):
+        _tiny(mixer_blocks=1, mixer_norm="group")
 
 
 def test_tps_starts_at_the_identity_and_moves_like_an_affine_map():
@@ -94,6 +97,28 @@ def test_tps_trains_end_to_end():
     assert np.abs(grads[0].numpy()).max() > 0
 
 
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_mixing_blocks_start_as_the_identity(norm):
+    """A run started from a trained CRNN (`--init-from`) reads as well at step 0: the blocks'
+    gates start at zero, so the model gives the CRNN's logits until they learn."""
+    from engocr.train.loop import copy_matching_weights
+
+    plain = _tiny()
+    mixed = _tiny(mixer_blocks=2, mixer_dim=16, mixer_norm=norm)
+    assert copy_matching_weights(mixed, plain)
+    x = np.random.default_rng(4).uniform(0, 255, (3, 32, 64, 1)).astype(np.float32)
+    np.testing.assert_allclose(mixed.predict_on_batch(x), plain.predict_on_batch(x), atol=1e-5)
+
+
+def _open_gates(model, value: float = 0.5):
+    """Non-zero LayerScale gates, as trained weights have, so the export check runs the
+    attention path (at zero the blocks add nothing)."""
+    for layer in model.layers:
+        if "_scale" in layer.name:
+            layer.set_weights([np.full_like(w, value) for w in layer.get_weights()])
+    return model
+
+
 def _bent(model, amount: float = 0.15):
     """Offsets of a curved word for the TPS (top and bottom points bowed), as trained weights
     might predict, so the export check covers a non-trivial sampling grid."""
@@ -112,7 +137,7 @@ def test_round3_model_exports_to_builtin_ops_matching_keras(tmp_path):
     from engocr.export.tflite import convert, representative_from, write_model
     from engocr.realtime.engine import TFLiteEngine
 
-    model = _bent(_tiny(rectify="tps", mixer_blocks=2))
+    model = _open_gates(_bent(_tiny(rectify="tps", mixer_blocks=2)))
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (48, 32, 64), dtype=np.uint8)
     x = images[:8, ..., None].astype(np.float32)
@@ -224,6 +249,9 @@ def test_round3_training_driver_rebuilds_the_shipped_architecture(tmp_path):
     assert (config.widths, config.hidden, config.head, config.width) == \
         (shipped.widths, shipped.hidden, shipped.head, shipped.width)
     assert (config.rectify, config.mixer_blocks, args.synth_style) == ("tps", 2, "round3")
+    narrow = build_parser().parse_args(["train", "rec", "--run", str(tmp_path / "n"),
+                                        *driver.CANDIDATES["mixer2-bn-d128"]])
+    assert (narrow.mixer_blocks, narrow.mixer_dim, narrow.mixer_norm) == (2, 128, "batch")
     (tmp_path / "r").mkdir()
     assert driver.trained_hours(tmp_path / "r") == 0.0
     (tmp_path / "r" / "metrics.csv").write_text("step,train_hours\n500,0.2\n1000,0.41\n")

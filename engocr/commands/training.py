@@ -51,6 +51,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                           "transformer (tps)")
     rec.add_argument("--mixer-blocks", type=COUNT, default=0,
                      help="self-attention blocks after the sequence head of a new run")
+    rec.add_argument("--mixer-dim", type=COUNT, default=0,
+                     help="width of those blocks (0: the sequence head's)")
+    rec.add_argument("--mixer-norm", choices=["layer", "batch"], default="layer",
+                     help="normalisation in those blocks: batch norm folds away in int8 and "
+                          "halves their cost there")
     rec.add_argument("--synth-style", default=None, metavar="NAME",
                      help="mix of synthetic crop styles (default, round3); kept in the run "
                           "folder (default: the run's own, else 'default')")
@@ -219,7 +224,8 @@ def _train_rec(args: argparse.Namespace) -> int:
     config = CRNNConfig(width=args.width, head=args.head, body=args.body,
                         widths=tuple(args.widths), hidden=args.hidden,
                         unroll=args.head != "conv", rectify=args.rectify,
-                        mixer_blocks=args.mixer_blocks)
+                        mixer_blocks=args.mixer_blocks, mixer_dim=args.mixer_dim,
+                        mixer_norm=args.mixer_norm)
     recipe = INIT_RECIPE if args.init_from else DEFAULT_RECIPE
     if args.recipe is not None:
         recipe = read_recipe(args.recipe)

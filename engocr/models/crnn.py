@@ -34,6 +34,7 @@ class CRNNConfig:
     mixer_blocks: int = 0  # SVTR-like self-attention blocks over the sequence
     mixer_heads: int = 4
     mixer_dim: int = 0  # width of the mixing blocks (0: the head's width)
+    mixer_norm: str = "layer"  # layer | batch (folds away in int8)
 
     @property
     def time_steps(self) -> int:
@@ -101,7 +102,8 @@ def build_crnn(config: CRNNConfig = CRNNConfig()) -> keras.Model:
     if c.mixer_blocks:
         from engocr.models.mixer import mixer_blocks
 
-        x = mixer_blocks(x, c.mixer_blocks, c.mixer_heads, c.mixer_dim)
+        x = mixer_blocks(x, c.mixer_blocks, c.mixer_heads, c.mixer_dim,
+                         norm=c.mixer_norm)
     x = layers.Dropout(0.1, name="dropout")(x)
     logits = layers.Dense(NUM_CLASSES, name="logits")(x)
     return keras.Model(inputs, logits, name=f"crnn_{c.body}_{c.head}")
