@@ -11,6 +11,8 @@ again until every candidate has its hours.
 
     python benchmarks/rec_round3_train.py --hours 1.0
     python benchmarks/rec_round3_train.py --hours 1.0 --candidates data-only tps+mixer2
+    python benchmarks/rec_round3_train.py --hours 0.3 --recipe runs/recipes/rec-round3-short.json \
+        --runs runs/rec/short --out benchmarks/results/rec_round3_short.json
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows.sort(key=lambda row: list(CANDIDATES).index(row["candidate"]))
     args.out.write_text(json.dumps({"date": datetime.date.today().isoformat(),
-                                    "hours": args.hours, "rows": rows,
+                                    "hours": args.hours, "recipe": str(args.recipe),
+                                    "rows": rows,
                                     "command": "python benchmarks/rec_round3_train.py "
                                                + " ".join(sys.argv[1:])}, indent=1) + "\n")
     return 0
