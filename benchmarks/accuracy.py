@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
           f"right {edges['median_right']:.2f} top {edges['median_top']:.2f} bottom "
           f"{edges['median_bottom']:.2f}; found words cut > 0.25 at left or right: "
           f"{edges['cut_either']:.1%} (left {edges['cut_left']:.1%}, right "
-          f"{edges['cut_right']:.1%})")
+          f"{edges['cut_right']:.1%})" + "; by length over height: " + ", ".join(
+              f"{b['min']:g}-{b['max'] or 'up'} {b['cut_either']:.0%} of {b['words']}"
+              for b in edges.get("cut_by_aspect", []) if b["words"]))
     angles = breakdown["angles"]
     if angles["words"]:
         print(f"box tilt error (degrees, mean): {angles['mean_error']:.1f} over found words, "

@@ -15,6 +15,7 @@ from engocr.train.metrics import (
     edge_errors,
     edge_summary,
     recall_by_height,
+    word_aspect,
 )
 
 
@@ -136,6 +137,14 @@ def test_edge_errors_in_word_heights():
     assert (left, right, top, bottom) == pytest.approx((0.5, 0.25, 0, 0))
     summary = edge_summary([edge_errors(cut, word), edge_errors(word, word)])
     assert summary["cut_left"] == 0.5 and summary["cut_right"] == 0 and summary["words"] == 2
+    assert "cut_by_aspect" not in summary
+    by_aspect = edge_summary([edge_errors(cut, word), edge_errors(word, word)],
+                             [word_aspect(word), 2.5])["cut_by_aspect"]
+    assert [b["min"] for b in by_aspect] == [0.0, 2.0, 3.0, 4.0, 6.0]
+    assert by_aspect[-2]["max"] == 6.0 and by_aspect[-1]["max"] is None
+    assert word_aspect(word) == pytest.approx(5.0)
+    assert (by_aspect[3]["words"], by_aspect[3]["cut_either"]) == (1, 1.0)  # 100 x 20: 5
+    assert (by_aspect[1]["words"], by_aspect[1]["cut_either"]) == (1, 0.0)
 
 
 def _turned(quad, degrees: float) -> np.ndarray:

@@ -184,13 +184,14 @@ def detection_breakdown(predictions: list[list], scores: list, ground_truth: lis
     found, total = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
     tilted, boxable = np.zeros(len(bins) - 1, int), np.zeros(len(bins) - 1, int)
     hits = partial = background = 0
-    edges, angles = [], []
+    edges, aspects, angles = [], [], []
     for preds, image_scores, gts in zip(predictions, scores, ground_truth, strict=True):
         matcher = ImageMatcher(preds, [g[0] for g in gts], [g[2] for g in gts])
         keep = {i for i, s in enumerate(image_scores) if s >= threshold}
         matches, _, _ = matcher.match(keep)
         matched = {g for _, g in matches}
         edges += [edge_errors(preds[p], gts[g][0]) for p, g in matches]
+        aspects += [word_aspect(gts[g][0]) for _, g in matches]
         angles += [angle_error(preds[p], gts[g][0]) for p, g in matches]
         for g in matcher.readable:
             quad = np.asarray(gts[g][0], np.float32).reshape(4, 2)
@@ -215,7 +216,7 @@ def detection_breakdown(predictions: list[list], scores: list, ground_truth: lis
                               "boxable": float(boxable[k] / total[k]) if total[k] else 0.0}
                              for k in range(len(total))],
         "boxes": {"hit": hits / n, "partial": partial / n, "background": background / n},
-        "edges": edge_summary(edges),
+        "edges": edge_summary(edges, aspects),
         "angles": angle_summary(angles),
     }
 
@@ -268,9 +269,25 @@ def angle_summary(angles: list[tuple[float, float]]) -> dict:
             "tilted_mean_error": float(a[tilted, 1].mean()) if tilted.any() else 0.0}
 
 
-def edge_summary(edges: list[tuple[float, float, float, float]]) -> dict:
+# Word length over height: a long word's box ends are predicted from cells far from them.
+ASPECT_BINS = (0.0, 2.0, 3.0, 4.0, 6.0, float("inf"))
+
+
+def word_aspect(quad) -> float:
+    """A word's length over its height, in its own frame (its minimum-area rectangle)."""
+    import numpy as np
+
+    from engocr.realtime.oriented import quads_to_obbs
+
+    _, _, w, h, _ = quads_to_obbs(np.asarray(quad, np.float32).reshape(1, 4, 2))[0]
+    return float(w / max(h, 1.0))
+
+
+def edge_summary(edges: list[tuple[float, float, float, float]],
+                 aspects: list[float] | None = None) -> dict:
     """Median edge error per side, and the share of found words whose left or right edge
-    (either) cuts more than `CUT_EDGE` word heights into the word."""
+    (either) cuts more than `CUT_EDGE` word heights into the word; with the words' `aspects`
+    (`word_aspect`), that share per band of ASPECT_BINS too."""
     import numpy as np
 
     if not edges:
@@ -281,5 +298,13 @@ def edge_summary(edges: list[tuple[float, float, float, float]]) -> dict:
         out[f"median_{side}"] = float(np.median(e[:, k]))
     out["cut_left"] = float((e[:, 0] > CUT_EDGE).mean())
     out["cut_right"] = float((e[:, 1] > CUT_EDGE).mean())
-    out["cut_either"] = float(((e[:, 0] > CUT_EDGE) | (e[:, 1] > CUT_EDGE)).mean())
+    cut = (e[:, 0] > CUT_EDGE) | (e[:, 1] > CUT_EDGE)
+    out["cut_either"] = float(cut.mean())
+    if aspects is not None:
+        a = np.asarray(aspects, np.float32)
+        out["cut_by_aspect"] = [
+            {"min": lo, "max": hi if hi < float("inf") else None, "words": int(k.sum()),
+             "cut_either": float(cut[k].mean()) if k.any() else 0.0}
+            for lo, hi in zip(ASPECT_BINS, ASPECT_BINS[1:], strict=False)
+            for k in [(a >= lo) & (a < hi)]]
     return out
