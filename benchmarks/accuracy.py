@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{edges['median_bottom']:.2f}; found words cut > 0.25 at left or right: "
           f"{edges['cut_either']:.1%} (left {edges['cut_left']:.1%}, right "
           f"{edges['cut_right']:.1%})" + "; by length over height: " + ", ".join(
-              f"{b['min']:g}-{b['max'] or 'up'} {b['cut_either']:.0%} of {b['words']}"
+              f"{b['min']:g}-{'up' if b['max'] is None else format(b['max'], 'g')} "
+              f"{b['cut_either']:.0%} of {b['words']}"
               for b in edges.get("cut_by_aspect", []) if b["words"]))
     angles = breakdown["angles"]
     if angles["words"]:
