@@ -48,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         evaluate_recognizer,
         tflite_detector,
     )
-    from engocr.train.metrics import TILT_DEGREES, detection_breakdown, recall_above
+    from engocr.train.metrics import (
+        TILT_DEGREES,
+        band_label,
+        detection_breakdown,
+        recall_above,
+    )
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--det-model", type=Path, default=None)
@@ -118,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{edges['median_bottom']:.2f}; found words cut > 0.25 at left or right: "
           f"{edges['cut_either']:.1%} (left {edges['cut_left']:.1%}, right "
           f"{edges['cut_right']:.1%})" + "; by length over height: " + ", ".join(
-              f"{b['min']:g}-{'up' if b['max'] is None else format(b['max'], 'g')} "
-              f"{b['cut_either']:.0%} of {b['words']}"
+              f"{band_label(b)} {b['cut_either']:.0%} of {b['words']}"
               for b in edges.get("cut_by_aspect", []) if b["words"]))
     angles = breakdown["angles"]
     if angles["words"]:

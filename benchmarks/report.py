@@ -51,12 +51,6 @@ def speed_section(data: dict) -> str:
     return "\n".join(lines)
 
 
-def _band(band: dict) -> str:
-    """'2-3' or '6 and more' for a bin of `min` / `max` (None: open)."""
-    return f"{band['min']:g}-{band['max']:g}" if band["max"] is not None else \
-        f"{band['min']:g} and more"
-
-
 def accuracy_section(data: dict) -> str:
     ic = data["ic15_val"]
     rec = data["recognition"]
@@ -129,8 +123,10 @@ def accuracy_section(data: dict) -> str:
                           f"{edges['cut_either']:.1%} of them cut more than a quarter of a "
                           f"height off an end (target <= 5%).")
             if edges.get("cut_by_aspect"):
+                from engocr.train.metrics import band_label
+
                 lines[-1] += " By the word's length over its height: " + ", ".join(
-                    f"{_band(b)} {b['cut_either']:.0%} of {b['words']}"
+                    f"{band_label(b)} {b['cut_either']:.0%} of {b['words']}"
                     for b in edges["cut_by_aspect"] if b["words"]) + "."
         angles = data["breakdown"].get("angles", {})
         if angles.get("words"):

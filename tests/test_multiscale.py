@@ -12,6 +12,7 @@ from engocr.train.det_data import scene_to_input
 from engocr.train.metrics import (
     angle_error,
     angle_summary,
+    band_label,
     edge_errors,
     edge_summary,
     recall_by_height,
@@ -145,6 +146,7 @@ def test_edge_errors_in_word_heights():
     assert word_aspect(word) == pytest.approx(5.0)
     assert (by_aspect[3]["words"], by_aspect[3]["cut_either"]) == (1, 1.0)  # 100 x 20: 5
     assert (by_aspect[1]["words"], by_aspect[1]["cut_either"]) == (1, 0.0)
+    assert [band_label(b) for b in by_aspect[-2:]] == ["4-6", "6 and more"]
 
 
 def _turned(quad, degrees: float) -> np.ndarray:

@@ -273,6 +273,13 @@ def angle_summary(angles: list[tuple[float, float]]) -> dict:
 ASPECT_BINS = (0.0, 2.0, 3.0, 4.0, 6.0, float("inf"))
 
 
+def band_label(band: dict) -> str:
+    """'2-3', or '6 and more' for the open last band (`max` None), of a `cut_by_aspect` band."""
+    if band["max"] is None:
+        return f"{band['min']:g} and more"
+    return f"{band['min']:g}-{band['max']:g}"
+
+
 def word_aspect(quad) -> float:
     """A word's length over its height, in its own frame (its minimum-area rectangle)."""
     import numpy as np
