@@ -1,4 +1,4 @@
-"""`engocr export rec|det|coarse`: a training run to TFLite, chosen on validation and shipped
+"""`engocr export rec|det|coarse|ends`: a training run to TFLite, chosen on validation and shipped
 with its card (needs the train extra; TensorFlow loads only when it runs)."""
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from engocr.errors import InputError
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("export", help="export a trained run to TFLite and ship it")
-    ex.add_argument("what", choices=["rec", "det", "coarse"],
+    ex.add_argument("what", choices=["rec", "det", "coarse", "ends"],
                     help="coarse: choose the detector's coarse pass and large-box threshold "
                          "again for --out (default: the shipped detector) on validation, and "
-                         "write them into its card")
+                         "write them into its card; ends: its box ends and crop margins, on "
+                         "training images")
     ex.add_argument("--run", type=Path, default=None, help="training run folder (rec, det)")
     ex.add_argument("--weights", choices=["best", "last"], default="best",
                     help="the run's best (by validation) or last weights")
@@ -46,6 +47,11 @@ def _export(args: argparse.Namespace) -> int:
         from engocr.export.pipeline import rechoose_passes
 
         rechoose_passes(args.out or DEFAULT_DETECTOR, args.data)
+        return 0
+    if args.what == "ends":
+        from engocr.export.pipeline import rechoose_ends
+
+        rechoose_ends(args.out or DEFAULT_DETECTOR, args.data, rec_model=args.rec_model)
         return 0
     if args.run is None:
         raise InputError(f"export {args.what} needs --run (the training run folder)")

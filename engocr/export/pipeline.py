@@ -135,6 +135,7 @@ def choose_min_conf(rec_path: Path, data: Path | None, threads: int,
 # never enlarged, so from 640 up a 640x480 frame runs at its own size whatever is chosen; a
 # 1280x720 frame is scaled to this side (1024 costs it about 1.7x the detector time of 768),
 # and from 1280 up it too runs at its own size (ic15's photos are 1280x720).
+PAD_SCENES = 300  # training images the box ends and crop margins are chosen on
 MAX_SIDES = (512, 640, 768, 896, 1024, 1152, 1280)
 
 
@@ -144,16 +145,14 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
                     rec_model: Path | None = None) -> dict:
     from engocr.charts import pr_curves
     from engocr.preprocess import detector_input_size
-    from engocr.realtime.reader import DEFAULT_RECOGNIZER
+    from engocr.realtime.reader import DEFAULT_RECOGNIZER, Reader
     from engocr.train import det_data
     from engocr.train.coarse_choice import choose_passes
-    from engocr.train.crop_padding import best_padding, found_words, padding_grid
     from engocr.train.data.importers import ic15_scenes
     from engocr.train.data.synth import SynthScenes
     from engocr.train.evaluate import (
         best_threshold,
         detection_curve,
-        detections_by_threshold,
         ic15_val_scenes,
         postprocess_grid,
         tflite_detector,
@@ -188,18 +187,16 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     print(f"detector keras: NMS IoU {post['nms_iou']}, merge IoU {post['merge_iou']}, box "
           f"extension {post['box_extend']} (training images); H {reference:.4f} at threshold "
           f"{best_t}")
-    # The recognizer's crop margins, by what it reads from this detector's boxes on training
-    # images (the boxes of a detector tend to clip a word's first and last letters).
-    recognizer = tflite_recognizer(rec_model or DEFAULT_RECOGNIZER, threads)
-    pad_scenes = train_scenes[:300]
-    found = detections_by_threshold(keras_detector, pad_scenes, [best_t])[best_t]
-    pad_grid = padding_grid(recognizer, pad_scenes, found_words(found))
-    pad_x, pad_y = best_padding(pad_grid)
-    print(f"detector crop margins: x {pad_x}, y {pad_y} box heights (training images; read "
-          f"{max(r['read'] for r in pad_grid):.3f} of found words)")
+    # The box ends (moved to where the ink ends) and the recognizer's crop margins, by what it
+    # reads from this detector's boxes on training images (the boxes of a detector tend to
+    # clip a word's first and last letters).
+    keras_detector.score_threshold = best_t
+    reader = Reader.from_parts(keras_detector,
+                               tflite_recognizer(rec_model or DEFAULT_RECOGNIZER, threads))
+    ends, ends_grids = _choose_ends_and_margins(reader, train_scenes[:PAD_SCENES])
     settings = {"score_threshold": best_t, "max_side": max_side,
                 "iou_threshold": post["nms_iou"], "box_merge_iou": post["merge_iou"],
-                "box_extend": post["box_extend"], "crop_pad_x": pad_x, "crop_pad_y": pad_y}
+                "box_extend": post["box_extend"], **ends}
     frame_size = detector_input_size(640, 480, max_side)
     # int8 calibration on frames as the runtime feeds them at the chosen side.
     gen = SynthScenes(seed=778, size=det_data.SYNTH_FRAME)
@@ -227,8 +224,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
                          training_data=TRAINING_DATA,
                          metrics={"keras_hmean_ic15_val": reference, **pass_grids,
                                   "keras_hmean_by_max_side": best_h,
-                                  "postprocess_on_train_images": grid,
-                                  "crop_padding_on_train_images": pad_grid,
+                                  "postprocess_on_train_images": grid, **ends_grids,
                                   "keras_pr_by_threshold": keras_curve,
                                   "variants": variants},
                          latency_ms={"frame_640x480_2threads": variants[chosen]["latency_ms"]})
@@ -254,6 +250,57 @@ def rechoose_passes(model: Path, data: Path | None = None, threads: int = 2) -> 
             print(json.dumps(row))
     print(f"chosen {json.dumps(passes)} -> {card_path(model)}")
     return passes
+
+
+def rechoose_ends(model: Path, data: Path | None = None, threads: int = 2,
+                  rec_model: Path | None = None) -> dict:
+    """Choose the box-end settings of an exported detector (`ends_choice`), then the crop
+    margins for the boxes they give, on training images with the recognizer (default: the
+    shipped one), and write both into its card (for a model shipped before they existed)."""
+    from engocr.realtime.card import ModelCard, card_path
+    from engocr.realtime.reader import DEFAULT_RECOGNIZER, Reader
+    from engocr.train.data.importers import ic15_scenes
+
+    reader = Reader(model, rec_model or DEFAULT_RECOGNIZER, threads)
+    train_scenes = ic15_scenes("train", data)[:PAD_SCENES]
+    ends, grids = _choose_ends_and_margins(reader, train_scenes)
+    card = ModelCard.load(card_path(model))
+    for name, value in ends.items():
+        setattr(card, name, value)
+    card.metrics |= grids
+    card.save(card_path(model))
+    for row in grids["box_ends_on_train_images"]:
+        print(json.dumps(row))
+    print(f"chosen {json.dumps(ends)} -> {card_path(model)}")
+    return ends
+
+
+def _choose_ends_and_margins(reader, scenes) -> tuple[dict, dict]:
+    """(card settings, their grids by metrics name): the box ends and the left/right crop
+    margin by end-to-end F, then the top/bottom margin by what the recognizer reads from the
+    boxes they give, all on `scenes` (training images) at the detector's threshold."""
+    from engocr.train.crop_padding import best_padding, found_words, padding_grid
+    from engocr.train.ends_choice import choose_ends
+
+    detector = reader.detector
+    ends, ends_rows = choose_ends(reader, scenes)
+    for name, value in ends.items():
+        setattr(detector.card, name, value)
+    print(f"detector box ends (training images): {json.dumps(ends)}")
+    found: tuple[list, list, list] = ([], [], [])
+    for scene in scenes:
+        _, scores, quads = detector(scene.load())
+        found[0].append([q.tolist() for q in quads])
+        found[1].append(list(scores))
+        found[2].append([(w.quad, w.text, w.ignore) for w in scene.words])
+        scene.release()
+    pad_grid = padding_grid(reader.recognizer, scenes, found_words(found),
+                            pad_x=(ends["crop_pad_x"],))
+    pad_x, pad_y = best_padding(pad_grid)
+    print(f"detector crop margins: x {pad_x}, y {pad_y} box heights (training images; read "
+          f"{max(r['read'] for r in pad_grid):.3f} of found words)")
+    return ({**ends, "crop_pad_y": pad_y},
+            {"box_ends_on_train_images": ends_rows, "crop_padding_on_train_images": pad_grid})
 
 
 def _ship(path: Path, out: Path, card) -> dict:

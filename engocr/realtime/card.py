@@ -51,6 +51,13 @@ class ModelCard:
     # of the word cuts its first or last letter. Chosen on training images by the export; 0:
     # boxes as decoded.
     box_extend: float = 0.0
+    # Box ends that cut a letter are moved out to where the word's ink ends, up to `end_reach`
+    # word heights (0: off), at the first gap of `end_gap` heights whose columns' brightness
+    # spread is under `end_ink` x the word's (realtime/box_ends.py). Chosen by end-to-end F
+    # on training images (`engocr export ends`, and the detector's export).
+    end_reach: float = 0.0
+    end_gap: float = 0.15
+    end_ink: float = 0.45
     # Margins of the crop cut for the recognizer around each box, x box height (left/right and
     # top/bottom), chosen on training images by what the recognizer reads (export det).
     crop_pad_x: float = 0.12

@@ -10,6 +10,7 @@ import numpy as np
 
 from engocr.errors import ModelError
 from engocr.preprocess import detector_input_size, letterbox, letterbox_params
+from engocr.realtime.box_ends import snap_ends
 from engocr.realtime.card import ModelCard, check_card
 from engocr.realtime.engine import TFLiteEngine
 from engocr.realtime.kernels import yolo_postprocess
@@ -33,7 +34,24 @@ class YoloPredictor:
 
     def __call__(self, frame: np.ndarray, timings: dict | None = None) -> Detections:
         """Boxes (n, 4: x1 y1 x2 y2, frame pixels, clipped), scores and quads, best first."""
-        return self.detect_at(frame, None, timings)
+        return self.finish_ends(frame, self.detect_at(frame, None, timings), timings)
+
+    def finish_ends(self, frame: np.ndarray, found: Detections, timings: dict | None = None
+                    ) -> Detections:
+        """`found` with the box ends that cut a word's ink moved out to where it ends (the
+        card's `end_reach`, `box_ends.snap_ends`), boxes as the new quads' bounds; its time
+        goes into the `nms` stage."""
+        card = self.card
+        if card.end_reach <= 0 or len(found[0]) == 0:
+            return found
+        t0 = time.perf_counter()
+        h, w = frame.shape[:2]
+        quads = np.clip(snap_ends(frame, found[2], card.end_reach, card.end_gap, card.end_ink),
+                        0, [w, h]).astype(np.float32)
+        boxes = np.concatenate([quads.min(1), quads.max(1)], 1)
+        if timings is not None:
+            timings["nms"] = timings.get("nms", 0) + (time.perf_counter() - t0) * 1000
+        return boxes, found[1], quads
 
     def detect_at(self, frame: np.ndarray, side: int | None, timings: dict | None = None
                   ) -> Detections:
@@ -138,7 +156,7 @@ class TextDetector(YoloPredictor):
         merged in (its cost is in the same `detect` / `nms` timings)."""
         fine = self.detect_at(frame, None, timings)
         if not self.uses_coarse(frame.shape):
-            return fine
+            return self.finish_ends(frame, fine, timings)
         coarse = self.detect_at(frame, self.coarse_side, timings)
         t0 = time.perf_counter()
         # The minimum height is in coarse-input pixels: the scale letterbox fed that pass at.
@@ -147,7 +165,7 @@ class TextDetector(YoloPredictor):
         merged = merge_passes(fine, coarse, self.card.coarse_min_height / scale)
         if timings is not None:
             timings["nms"] += (time.perf_counter() - t0) * 1000
-        return merged
+        return self.finish_ends(frame, merged, timings)
 
     def uses_coarse(self, frame_shape: tuple[int, ...]) -> bool:
         """A coarse pass pays where it sees the frame at most two thirds as large as the fine

@@ -125,6 +125,10 @@ class Reader:
             from engocr.realtime import oriented
 
             self.warmup_s += oriented.warm_up()
+        if detector.card.end_reach > 0:
+            from engocr.realtime import box_ends
+
+            self.warmup_s += box_ends.warm_up()
 
     @property
     def oriented(self) -> bool:

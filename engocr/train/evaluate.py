@@ -105,13 +105,14 @@ def tflite_detector(path: Path, threads: int | None = None, threshold: float = 0
 
 
 def raw_outputs(detector: YoloPredictor, scenes) -> list[tuple]:
-    """(raw head outputs, letterbox placement, frame shape) per scene: the model's share of
-    detection, run once so that decoding can vary (thresholds, NMS and merge settings)."""
+    """(raw head outputs, letterbox placement, frame) per scene: the model's share of
+    detection, run once so that decoding can vary (thresholds, NMS and merge settings, box
+    ends)."""
     cached = []
     for scene in scenes:
         image = scene.load()
         x, placement = detector.preprocess(image)
-        cached.append((detector.infer(x), placement, image.shape))
+        cached.append((detector.infer(x), placement, image))
         scene.release()
     return cached
 
@@ -121,8 +122,9 @@ def decode_cached(detector: YoloPredictor, cached: list[tuple], scenes,
     """(predicted quads, their scores, ground truth) per scene from `raw_outputs`, decoded
     with the detector's current settings at `threshold`."""
     boxes, scores = [], []
-    for raws, placement, shape in cached:
-        _, found_scores, found_quads = detector.postprocess(raws, placement, shape, threshold)
+    for raws, placement, image in cached:
+        found = detector.postprocess(raws, placement, image.shape, threshold)
+        _, found_scores, found_quads = detector.finish_ends(image, found)
         boxes.append([q.tolist() for q in found_quads])
         scores.append(list(found_scores))
     gts = [[(w.quad, w.text, w.ignore) for w in s.words] for s in scenes]
