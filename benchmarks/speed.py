@@ -2,6 +2,7 @@
 threads for every run), printed as a table and written as JSON.
 
     python benchmarks/speed.py [--source demo|VIDEO|FOLDER] [--threads 2] [--frames 150]
+                               [--det-model M] [--out F]
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--frames", type=int, default=150)
     p.add_argument("--sizes", nargs="+", type=SIZE, default=[(640, 480), (1280, 720)])
+    p.add_argument("--det-model", type=Path, default=None,
+                   help="another detector (a .tflite with its card), e.g. the shipped one with "
+                        "a setting of its card changed")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
     args = p.parse_args(argv)
     results = []
     for size in args.sizes:
         figures = run_bench(BenchSettings(source=args.source, size=size, frames=args.frames,
-                                          threads=args.threads))
+                                          threads=args.threads, det_model=args.det_model))
         print(format_table(figures), flush=True)
         results.append(figures)
     args.out.parent.mkdir(parents=True, exist_ok=True)

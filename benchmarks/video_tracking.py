@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames-per-image", type=int, default=30)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--det-model", type=Path, default=None, help="another detector (with its card)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/video_tracking.json"))
     args = p.parse_args(argv)
     scenes = ic15_scenes("val", args.data)[:args.images]
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rng = np.random.default_rng(0)
     frames = [f for s in scenes for f in camera_path(s, args.frames_per_image, rng)]
-    reader = Reader(threads=args.threads)
+    reader = Reader(args.det_model, threads=args.threads)
     rows = [run(reader, frames, False), run(reader, frames, True),
             run(reader, frames, True, det_every=3)]
     print(f"{'tracking':10s} {'FPS':>6s} {'e2e F':>6s} {'det H':>6s} {'flicker':>8s} "
