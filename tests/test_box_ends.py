@@ -11,6 +11,7 @@ from engocr.realtime.detector import TextDetector
 from engocr.realtime.oriented import quads_to_obbs
 from engocr.realtime.reader import DEFAULT_DETECTOR, load_model
 from engocr.train.ends_choice import _settings, best_ends
+from tests.conftest import needs_data
 
 FONT, SCALE, THICK = cv2.FONT_HERSHEY_SIMPLEX, 2.0, 4
 
@@ -146,3 +147,25 @@ def test_ends_grid_reads_every_setting_and_leaves_the_card_as_it_was():
     assert all({"hmean", "e2e_hmean", "cut_either"} <= set(r) for r in rows)
     assert rows[0]["hmean"] == rows[1]["hmean"]  # the margin changes the reading only
     assert (card.end_reach, card.end_gap, card.end_ink, card.crop_pad_x) == before
+
+
+@needs_data("ic15_train")
+def test_export_ends_writes_its_choice_into_the_card(tmp_path):
+    import shutil
+
+    from engocr.export.pipeline import rechoose_ends
+    from engocr.realtime.card import ModelCard
+    from engocr.train.ends_choice import PAD_XS, REACHES
+
+    model = tmp_path / "detector.tflite"
+    shutil.copyfile(DEFAULT_DETECTOR, model)
+    card = ModelCard.load(DEFAULT_DETECTOR.with_suffix(".json"))
+    card.end_reach, card.metrics = 0.0, {}
+    card.save(model.with_suffix(".json"))
+    chosen = rechoose_ends(model, threads=1, images=2)
+    saved = ModelCard.load(model.with_suffix(".json"))
+    assert saved.end_reach == chosen["end_reach"] and saved.end_reach in REACHES
+    assert saved.crop_pad_x == chosen["crop_pad_x"] and saved.crop_pad_x in PAD_XS
+    assert len(saved.metrics["box_ends_on_train_images"]) == (1 + 3 * 2 * 3) * len(PAD_XS)
+    assert {r["pad_x"] for r in saved.metrics["crop_padding_on_train_images"]} == \
+        {saved.crop_pad_x}

@@ -253,16 +253,17 @@ def rechoose_passes(model: Path, data: Path | None = None, threads: int = 2) -> 
 
 
 def rechoose_ends(model: Path, data: Path | None = None, threads: int = 2,
-                  rec_model: Path | None = None) -> dict:
+                  rec_model: Path | None = None, images: int = PAD_SCENES) -> dict:
     """Choose the box-end settings of an exported detector (`ends_choice`), then the crop
-    margins for the boxes they give, on training images with the recognizer (default: the
-    shipped one), and write both into its card (for a model shipped before they existed)."""
+    margins for the boxes they give, on the first `images` training images with the
+    recognizer (default: the shipped one), and write both into its card (for a model shipped
+    before they existed)."""
     from engocr.realtime.card import ModelCard, card_path
     from engocr.realtime.reader import DEFAULT_RECOGNIZER, Reader
     from engocr.train.data.importers import ic15_scenes
 
     reader = Reader(model, rec_model or DEFAULT_RECOGNIZER, threads)
-    train_scenes = ic15_scenes("train", data)[:PAD_SCENES]
+    train_scenes = ic15_scenes("train", data)[:images]
     ends, grids = _choose_ends_and_margins(reader, train_scenes)
     card = ModelCard.load(card_path(model))
     for name, value in ends.items():
