@@ -133,15 +133,15 @@ def test_ends_grid_reads_every_setting_and_leaves_the_card_as_it_was():
     from engocr.realtime.reader import Reader
     from engocr.train.data.backgrounds import PhotoBank
     from engocr.train.data.synth import SynthScenes
-    from engocr.train.ends_choice import ends_grid
+    from engocr.train.ends_choice import detect_scenes, ends_grid
 
     reader = Reader(threads=1)
     card = reader.detector.card
     before = card.end_reach, card.end_gap, card.end_ink, card.crop_pad_x
     gen = SynthScenes(seed=3, size=(640, 480), bank=PhotoBank(root="/nonexistent"))
     scenes = [gen[i] for i in range(2)]
-    rows = ends_grid(reader, scenes, reaches=(0.0, 0.5), gaps=(0.25,), inks=(0.45,),
-                     pad_xs=(0.0, 0.1))
+    rows = ends_grid(reader, detect_scenes(reader, scenes), reaches=(0.0, 0.5), gaps=(0.25,),
+                     inks=(0.45,), pad_xs=(0.0, 0.1))
     assert [(r["end_reach"], r["crop_pad_x"]) for r in rows] == [
         (0.0, 0.0), (0.0, 0.1), (0.5, 0.0), (0.5, 0.1)]
     assert all({"hmean", "e2e_hmean", "cut_either"} <= set(r) for r in rows)

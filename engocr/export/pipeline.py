@@ -281,20 +281,16 @@ def _choose_ends_and_margins(reader, scenes) -> tuple[dict, dict]:
     margin by end-to-end F, then the top/bottom margin by what the recognizer reads from the
     boxes they give, all on `scenes` (training images) at the detector's threshold."""
     from engocr.train.crop_padding import best_padding, found_words, padding_grid
-    from engocr.train.ends_choice import choose_ends
+    from engocr.train.ends_choice import choose_ends, detect_scenes, moved_ends
 
-    detector = reader.detector
-    ends, ends_rows = choose_ends(reader, scenes)
+    detected = detect_scenes(reader, scenes)
+    ends, ends_rows = choose_ends(reader, detected)
     for name, value in ends.items():
-        setattr(detector.card, name, value)
+        setattr(reader.detector.card, name, value)
     print(f"detector box ends (training images): {json.dumps(ends)}")
-    found: tuple[list, list, list] = ([], [], [])
-    for scene in scenes:
-        _, scores, quads = detector(scene.load())
-        found[0].append([q.tolist() for q in quads])
-        found[1].append(list(scores))
-        found[2].append([(w.quad, w.text, w.ignore) for w in scene.words])
-        scene.release()
+    moved = moved_ends(reader, detected[0])
+    found = ([[q.tolist() for q in quads] for *_, quads in moved],
+             [list(scores) for _, _, scores, _ in moved], detected[1])
     pad_grid = padding_grid(reader.recognizer, scenes, found_words(found),
                             pad_x=(ends["crop_pad_x"],))
     pad_x, pad_y = best_padding(pad_grid)

@@ -6,7 +6,8 @@ neighbour costs readings, and a box that holds its word whole needs less margin 
 models: moved ends read best with none, boxes as decoded with 0.1 heights). Never chosen on
 validation.
 
-The detector runs once per image; each setting then moves the ends, crops and reads."""
+The detector runs once per image (`detect_scenes`); each setting then moves the ends, crops and
+reads."""
 
 from __future__ import annotations
 
@@ -15,50 +16,64 @@ from engocr.train.metrics import detection_breakdown, detection_scores
 REACHES = (0.0, 0.3, 0.5, 0.8)  # word heights an end may move (0: off)
 GAPS = (0.15, 0.25)  # word heights of blank columns that end a word
 INKS = (0.3, 0.45, 0.6)  # a column's brightness spread under this x the word's is blank
+PAD_XS = (0.0, 0.1, 0.2)  # crop margins (x box height) each setting is read with
 
 
 def _settings(reaches, gaps, inks) -> list[tuple[float, float, float]]:
     """(reach, gap, ink) of the grid; reach 0 once (the others do nothing then)."""
-    return [(0.0, GAPS[0], INKS[0])] * (0.0 in reaches) + [
+    return [(0.0, gaps[0], inks[0])] * (0.0 in reaches) + [
         (r, g, i) for r in reaches if r > 0 for g in gaps for i in inks]
 
 
-PAD_XS = (0.0, 0.1, 0.2)  # crop margins (x box height) each setting is read with
+def detect_scenes(reader, scenes) -> tuple[list, list]:
+    """(frame, the reader's detections with the box ends off) and the ground truth per scene:
+    the detector's share, run once for every setting that moves the ends afterwards."""
+    card = reader.detector.card
+    saved, card.end_reach = card.end_reach, 0.0
+    detected, truth = [], []
+    try:
+        for scene in scenes:
+            image = scene.load()
+            detected.append((image, reader.detector(image)))
+            truth.append([(w.quad, w.text, w.ignore) for w in scene.words])
+            scene.release()
+    finally:
+        card.end_reach = saved
+    return detected, truth
 
 
-def ends_grid(reader, scenes, reaches=REACHES, gaps=GAPS, inks=INKS, pad_xs=PAD_XS
-              ) -> list[dict]:
+def moved_ends(reader, detected: list) -> list[tuple]:
+    """(frame, boxes, scores, quads) per scene of `detect_scenes`' detections, their ends
+    moved as the reader's detector card now says."""
+    return [(image, *reader.detector.finish_ends(image, found)) for image, found in detected]
+
+
+def ends_grid(reader, detected: tuple[list, list], reaches=REACHES, gaps=GAPS, inks=INKS,
+              pad_xs=PAD_XS) -> list[dict]:
     """Detection H, end-to-end P/R/F (readings at least the reader's `min_conf` sure) and the
     share of found words cut at an end, for each setting of the grid, each read with the
     crop margins `pad_xs` left and right (longer boxes need less margin, so a setting is judged
-    with the margin that suits it), the reader's detector and recognizer as they are set
-    otherwise. Leaves the card as it was."""
+    with the margin that suits it), on `detect_scenes`' output, the reader's detector and
+    recognizer as they are set otherwise. Leaves the card as it was."""
     card = reader.detector.card
     saved = card.end_reach, card.end_gap, card.end_ink, card.crop_pad_x
     rows = []
     try:
-        card.end_reach = 0.0
-        cached, truth = [], []
-        for scene in scenes:
-            image = scene.load()
-            cached.append((image, reader.detector(image)))
-            truth.append([(w.quad, w.text, w.ignore) for w in scene.words])
-            scene.release()
         for reach, gap, ink in _settings(reaches, gaps, inks):
             card.end_reach, card.end_gap, card.end_ink = reach, gap, ink
+            moved = moved_ends(reader, detected[0])
             for pad_x in pad_xs:
                 card.crop_pad_x = pad_x
                 rows.append({"end_reach": reach, "end_gap": gap, "end_ink": ink,
-                             "crop_pad_x": pad_x, **_score(reader, cached, truth)})
+                             "crop_pad_x": pad_x, **_score(reader, moved, detected[1])})
     finally:
         card.end_reach, card.end_gap, card.end_ink, card.crop_pad_x = saved
     return rows
 
 
-def _score(reader, cached: list, truth: list) -> dict:
+def _score(reader, moved: list, truth: list) -> dict:
     quads, scores, read = [], [], []
-    for image, found in cached:
-        boxes, found_scores, found_quads = reader.detector.finish_ends(image, found)
+    for image, boxes, found_scores, found_quads in moved:
         texts, confs = reader.read_boxes(image, boxes, None, found_quads)
         quads.append([q.tolist() for q in found_quads])
         scores.append(list(found_scores))
@@ -77,9 +92,9 @@ def best_ends(rows: list[dict]) -> dict:
     return max(rows, key=lambda r: (r["e2e_hmean"], -r["end_reach"]))
 
 
-def choose_ends(reader, scenes) -> tuple[dict, list[dict]]:
+def choose_ends(reader, detected: tuple[list, list]) -> tuple[dict, list[dict]]:
     """(card settings: the box ends and the left/right crop margin, the grid) for the reader's
-    detector on `scenes` (training images)."""
-    rows = ends_grid(reader, scenes)
+    detector on `detect_scenes`' output (training images)."""
+    rows = ends_grid(reader, detected)
     best = best_ends(rows)
     return {k: best[k] for k in ("end_reach", "end_gap", "end_ink", "crop_pad_x")}, rows
