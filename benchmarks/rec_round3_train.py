@@ -1,9 +1,10 @@
 """Recognizer round 3 (issue 29), side by side at equal training time: each candidate is a run
 started from the shipped recognizer's weights (`--init-from`; the new stages start at the
-identity), trained on the round-3 synthetic mix for the same training hours, then scored on
-IIIT5K, SVT and ic15 validation crops (the Keras model alone, greedy: the word list is the
-export's, and it is the same for every candidate). Candidates are compared on ic15
-validation; the IIIT5K and SVT test sets are reported beside it, not chosen on.
+identity), trained on the round-3 synthetic mix (or another, `--synth-style`) for the same
+training hours, then scored on IIIT5K, SVT and ic15 validation crops (the Keras model alone,
+greedy: the word list is the export's, and it is the same for every candidate). Candidates
+are compared on ic15 validation; the IIIT5K and SVT test sets are reported beside it, not
+chosen on.
 
 Resumable across sessions: a run that has its hours already is only scored; one short of them
 trains for the rest (`engocr train rec` resumes a run folder), so the command is simply run
@@ -13,6 +14,9 @@ again until every candidate has its hours.
     python benchmarks/rec_round3_train.py --hours 1.0 --candidates data-only tps+mixer2
     python benchmarks/rec_round3_train.py --hours 0.3 --recipe runs/recipes/rec-round3-short.json \
         --runs runs/rec/short --out benchmarks/results/rec_round3_short.json
+    python benchmarks/rec_round3_train.py --hours 0.8 --synth-style default \
+        --recipe runs/recipes/rec-round3-plain.json --runs runs/rec/plain \
+        --out benchmarks/results/rec_round3_plain.json --candidates mixer2-bn-d128
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ def train(name: str, hours: float, extra: list[str], args) -> Path:
     left = hours - trained_hours(run)
     if left > 0.01:
         command = ["engocr", "train", "rec", "--run", str(run), "--init-from", str(SHIPPED_RUN),
-                   *shipped_flags(SHIPPED_RUN), *extra, "--synth-style", "round3",
+                   *shipped_flags(SHIPPED_RUN), *extra, "--synth-style", args.synth_style,
                    "--recipe", str(args.recipe), "--eval-every", str(args.eval_every),
                    "--minutes", f"{left * 60:.1f}"]
         print(" ".join(command), flush=True)
@@ -75,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=Path("runs/rec"))
     parser.add_argument("--recipe", type=Path, default=RECIPE)
     parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--synth-style", default="round3",
+                        help="the synthetic crop mix (engocr.train.data.synth.CROP_STYLES): "
+                             "round3, or default (the shipped model's own)")
     parser.add_argument("--out", type=Path,
                         default=Path("benchmarks/results/rec_round3_train.json"))
     args = parser.parse_args(argv)

@@ -266,11 +266,12 @@ def test_synthetic_scenes_tilt_their_text_wider_when_asked():
 def test_the_first_run_notice_knows_an_oriented_detector_compiles_its_own_kernels(
         oriented_model, tiny_models):
     from engocr import cli
-    from engocr.realtime import box_ends, kernels, oriented
+    from engocr.realtime import box_ends, end_head, kernels, oriented
 
     assert cli._is_oriented(oriented_model) and not cli._is_oriented(tiny_models["det"])
     assert not cli._is_oriented("/nonexistent/det.tflite")  # loading it says what is wrong
     kernels.warm_up()
     oriented.warm_up()
     box_ends.warm_up()  # the shipped oriented detector's card moves box ends
+    end_head.warm_up()  # and one with an end head reads them
     assert kernels.kernels_cached(oriented=True)

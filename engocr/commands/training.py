@@ -124,6 +124,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--oriented", action="store_true",
                      help="predict each word's angle too: oriented boxes, tilted crops read "
                           "level (a new run only; --init-from a level run keeps its boxes)")
+    det.add_argument("--end-head", action="store_true",
+                     help="add the end head (box ends read by the cells near them; a new run "
+                          "only): with --init-from, it trains alone on the frozen detector")
     _run_args(det, batch=16, eval_every=300)
     det.add_argument("--init-from", type=Path, default=None,
                      help="a new run starts from this detector run's best weights and anchors "
@@ -262,7 +265,13 @@ def _train_det(args: argparse.Namespace) -> int:
     use_data(args.data)
     from engocr.models.imagenet import default_weights_file
     from engocr.models.yolo_mobilenet import DetectorConfig
-    from engocr.train.det import DEFAULT_RECIPE, INIT_RECIPE, PRETRAINED_RECIPE, DetTrainer
+    from engocr.train.det import (
+        DEFAULT_RECIPE,
+        END_HEAD_RECIPE,
+        INIT_RECIPE,
+        PRETRAINED_RECIPE,
+        DetTrainer,
+    )
 
     (width, height), (tw, th) = args.size, args.train_size
     pretrained = ""
@@ -275,10 +284,17 @@ def _train_det(args: argparse.Namespace) -> int:
                             train_height=th, backbone=args.backbone, alpha=args.alpha,
                             pretrained=pretrained, large_obj_weight=args.large_obj_weight,
                             oriented=args.oriented, synth_tilt=args.synth_tilt,
-                            real_rotate=args.rotate,
+                            real_rotate=args.rotate, end_head=args.end_head,
                             **DET_LOSSES[args.loss])
     recipe = INIT_RECIPE if args.init_from else PRETRAINED_RECIPE if pretrained else \
         DEFAULT_RECIPE
+    if args.end_head and args.init_from:  # the finished detector as it is, plus the head
+        from dataclasses import replace
+
+        from engocr.train.loop import read_config
+
+        config = replace(read_config(args.init_from, DetectorConfig), end_head=True)
+        recipe = END_HEAD_RECIPE
     if args.recipe is not None:
         from engocr.train.loop import read_recipe
 

@@ -21,6 +21,10 @@ def recognizer_card(config, quantization: str, **extra) -> ModelCard:
                                   f"{list(config.widths)}, hidden {config.hidden}{stages}", **extra)
 
 
+# The end head's reach (word heights) until the export chooses one on training images.
+END_HEAD_REACH = 0.8
+
+
 def detector_card(config, quantization: str, lineage: tuple[str, list[str]] | None = None,
                   **extra) -> ModelCard:
     """Card of a YOLO-MobileNet export (`config` is a DetectorConfig); the architecture names
@@ -38,5 +42,8 @@ def detector_card(config, quantization: str, lineage: tuple[str, list[str]] | No
                      anchors=[[list(a) for a in scale] for scale in config.anchors],
                      xy_scale=config.xy_scale, oriented=config.oriented,
                      architecture=f"YOLOv3 heads (strides {list(config.strides)}"
-                                  f"{', oriented boxes' if config.oriented else ''}) on "
-                                  f"{backbone} alpha {config.alpha}{start}", **extra)
+                                  f"{', oriented boxes' if config.oriented else ''}"
+                                  f"{', an end head' if config.end_head else ''}) on "
+                                  f"{backbone} alpha {config.alpha}{start}",
+                     **{"end_head": config.end_head,
+                        "end_head_reach": END_HEAD_REACH if config.end_head else 0.0, **extra})

@@ -281,10 +281,9 @@ def _choose_ends_and_margins(reader, scenes) -> tuple[dict, dict]:
     margin by end-to-end F, then the top/bottom margin by what the recognizer reads from the
     boxes they give, all on `scenes` (training images) at the detector's threshold."""
     from engocr.train.crop_padding import best_padding, found_words, padding_grid
-    from engocr.train.ends_choice import choose_ends, detect_scenes, moved_ends
+    from engocr.train.ends_choice import choose_ends, moved_ends
 
-    detected = detect_scenes(reader, scenes)
-    ends, ends_rows = choose_ends(reader, detected)
+    ends, ends_rows, detected = choose_ends(reader, scenes)
     for name, value in ends.items():
         setattr(reader.detector.card, name, value)
     print(f"detector box ends (training images): {json.dumps(ends)}")

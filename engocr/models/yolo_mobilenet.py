@@ -16,6 +16,7 @@ import keras
 from keras import layers, ops
 
 from engocr.models.imagenet import BACKBONES, build_backbone
+from engocr.realtime.end_head import END_CHANNELS, END_OUTPUT
 from engocr.realtime.oriented import box_channels
 
 BN_MOMENTUM = 0.99
@@ -60,6 +61,11 @@ class DetectorConfig:
     # Real training windows turned by up to this many degrees either way (half of them):
     # the tilted real words an oriented head learns its angle from (det_data.ROTATED_SHARE).
     real_rotate: float = 0.0
+    # A fourth output at stride 8 (`ends_s8`, END_CHANNELS): per cell, whether it lies on a
+    # word's centre line and how far that word's two ends are, in word heights
+    # (`engocr.realtime.end_head`): box ends read where they are seen, not from a cell near a
+    # long word's middle.
+    end_head: bool = False
 
     @property
     def frame_side(self) -> int:
@@ -155,9 +161,31 @@ def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = F
     outputs = [layers.Conv2D(n_out, 1, name=f"out_s{s}",
                              bias_initializer=keras.initializers.Constant(bias))(p)
                for p, s in zip((p3, p4, p5), c.strides, strict=True)]
+    if c.end_head:
+        outputs.append(_end_head(p3, c3, f))
     return keras.Model(inputs, outputs, name="yolo_mobilenetv2")
+
+
+def _end_head(p3, c3, filters: int):
+    """The end head (`DetectorConfig.end_head`): the finest level's features beside the
+    backbone's own stride-8 features (edges and strokes, where a word's last letter stops),
+    two separable blocks, then END_CHANNELS per cell."""
+    x = layers.Concatenate(name="ends_cat")([p3, c3])
+    x = _sep_block(_conv1(x, filters, "ends_in"), filters, "ends1")
+    x = _sep_block(x, filters, "ends2")
+    return layers.Conv2D(END_CHANNELS, 1, name=END_OUTPUT)(x)
 
 
 def set_backbone_trainable(model: keras.Model, trainable: bool) -> None:
     """Freeze or unfreeze the backbone (the fine-tuning recipe's first stage)."""
     model.get_layer("backbone").trainable = trainable
+
+
+END_LAYERS = "ends"  # the prefix of every end-head layer's name (`_end_head`)
+
+
+def train_end_head_only(model: keras.Model) -> None:
+    """Freeze every layer but the end head's: the head learns on a finished detector whose
+    boxes and scores stay exactly as they were (its batch norms frozen in inference mode)."""
+    for layer in model.layers:
+        layer.trainable = layer.name.startswith(END_LAYERS)

@@ -58,6 +58,11 @@ class ModelCard:
     end_reach: float = 0.0
     end_gap: float = 0.15
     end_ink: float = 0.45
+    # The model has an end head (`DetectorConfig.end_head`, realtime/end_head.py): each box's
+    # ends are moved, by at most `end_head_reach` word heights (0: off), to where the head's
+    # cells near them put them, before the ink rule above. Chosen with it.
+    end_head: bool = False
+    end_head_reach: float = 0.0
     # Margins of the crop cut for the recognizer around each box, x box height (left/right and
     # top/bottom), chosen on training images by what the recognizer reads (export det).
     crop_pad_x: float = 0.12

@@ -12,6 +12,7 @@ from engocr.errors import ModelError
 from engocr.preprocess import detector_input_size, letterbox, letterbox_params
 from engocr.realtime.box_ends import snap_ends
 from engocr.realtime.card import ModelCard, check_card
+from engocr.realtime.end_head import END_CHANNELS, END_STRIDE, refine_ends
 from engocr.realtime.engine import TFLiteEngine
 from engocr.realtime.kernels import yolo_postprocess
 from engocr.realtime.multiscale import merge_passes
@@ -83,7 +84,8 @@ class YoloPredictor:
         raise NotImplementedError
 
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
-        """Raw head outputs, finest grid first, each (grid_h, grid_w, anchors, channels)."""
+        """Raw head outputs, finest grid first, each (grid_h, grid_w, anchors, channels); with
+        an end head (`card.end_head`) its map (grid_h, grid_w, END_CHANNELS) last."""
         raise NotImplementedError
 
     def postprocess(self, raws: list[np.ndarray], placement: tuple[float, int, int],
@@ -98,10 +100,13 @@ class YoloPredictor:
         card = self.card
         large = {"large_min_height": card.large_min_height,
                  "large_threshold": min(card.large_score_threshold or 1.0, threshold)}
+        n_scales = len(self.strides)
         if card.oriented:
             obbs, scores = oriented_postprocess(
-                raws, self.anchors, self.strides, threshold, card.iou_threshold,
+                raws[:n_scales], self.anchors, self.strides, threshold, card.iou_threshold,
                 xy_scale=card.xy_scale, merge_iou=card.box_merge_iou, **large)
+            if card.end_head and len(raws) > n_scales:
+                obbs = refine_ends(obbs, raws[n_scales], card.end_head_reach, END_STRIDE)
             obbs[:, :2] = (obbs[:, :2] - np.array([dx, dy], np.float32)) / scale
             obbs[:, 2:4] /= scale
             obbs[:, 2] += 2 * card.box_extend * obbs[:, 3]
@@ -109,7 +114,7 @@ class YoloPredictor:
             boxes = np.concatenate([quads.min(1), quads.max(1)], 1)
         else:
             boxes, scores = yolo_postprocess(
-                raws, self.anchors, self.strides, threshold, card.iou_threshold,
+                raws[:n_scales], self.anchors, self.strides, threshold, card.iou_threshold,
                 xy_scale=card.xy_scale, merge_iou=card.box_merge_iou, **large)
             boxes = (boxes - np.array([dx, dy, dx, dy], np.float32)) / scale
             extend = card.box_extend * (boxes[:, 3] - boxes[:, 1])
@@ -146,10 +151,12 @@ class TextDetector(YoloPredictor):
         self.strides = [float(s) for s in card.strides]
         self.score_threshold = card.score_threshold if score_threshold is None \
             else score_threshold
-        # Outputs ordered finest grid first, to line up with strides (tensor order is not the
-        # Keras order in TFLite files).
-        self.order = sorted(range(len(engine.outputs)),
-                            key=lambda i: -engine.output_shapes[i][1])
+        # Box outputs ordered finest grid first, to line up with strides (tensor order is not
+        # the Keras order in TFLite files); the end head's map, told by its channels, last.
+        shapes = engine.output_shapes
+        ends = [i for i in range(len(shapes)) if card.end_head and shapes[i][-1] == END_CHANNELS]
+        self.order = sorted((i for i in range(len(shapes)) if i not in ends),
+                            key=lambda i: -shapes[i][1]) + ends[:1]
 
     def __call__(self, frame: np.ndarray, timings: dict | None = None) -> Detections:
         """The fine pass, and where the frame is well above the coarse side, the coarse pass
@@ -186,8 +193,9 @@ class TextDetector(YoloPredictor):
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
         outs = self._engine_for(x.shape).run(x)
         n_anchors, channels = self.anchors.shape[1], box_channels(self.card.oriented)
-        return [outs[i][0].reshape(outs[i].shape[1], outs[i].shape[2], n_anchors, channels)
-                for i in self.order]
+        raws = [outs[i][0].reshape(outs[i].shape[1], outs[i].shape[2], n_anchors, channels)
+                for i in self.order[:len(self.strides)]]
+        return raws + [outs[i][0] for i in self.order[len(self.strides):]]
 
     def input_size(self, frame_shape: tuple[int, ...], side: int | None = None
                    ) -> tuple[int, int]:
@@ -199,12 +207,15 @@ class TextDetector(YoloPredictor):
 
 def check_detector(engine: TFLiteEngine, card: ModelCard) -> None:
     """The card must describe this model: input size and channels, one output per stride with
-    anchors * channels (5, or 7 for an oriented detector) on the right grid."""
+    anchors * channels (5, or 7 for an oriented detector) on the right grid, and the end
+    head's map where the card says the model has one."""
     check_card(engine, card, "detector")
     name = engine.path
     channels = box_channels(card.oriented)
-    expected = sorted((card.input_height // s, card.input_width // s,
-                       len(card.anchors[k]) * channels) for k, s in enumerate(card.strides))
+    expected = sorted([(card.input_height // s, card.input_width // s,
+                        len(card.anchors[k]) * channels) for k, s in enumerate(card.strides)] +
+                      ([(card.input_height // END_STRIDE, card.input_width // END_STRIDE,
+                         END_CHANNELS)] if card.end_head else []))
     actual = sorted(tuple(s[1:]) for s in engine.output_shapes)
     if expected != actual:
         raise ModelError(f"{name}: outputs {actual} do not match the card's strides/anchors "

@@ -418,13 +418,14 @@ def kernels_cached(oriented: bool = False) -> bool:
     """Whether every kernel is in numba's on-disk cache, fresh for this source: `warm_up` then
     loads them in well under a second instead of compiling them (10-15 s on a first run).
     `oriented`: an oriented detector's kernels (`engocr.realtime.oriented`) too, and the box
-    ends' (`engocr.realtime.box_ends`) that its card may ask for."""
+    ends' (`engocr.realtime.box_ends`, `engocr.realtime.end_head`) that its card may ask
+    for."""
     spaces = [globals()]
     if oriented:
-        from engocr.realtime import box_ends  # they import this module
+        from engocr.realtime import box_ends, end_head  # they import this module
         from engocr.realtime import oriented as oriented_kernels
 
-        spaces += [vars(oriented_kernels), vars(box_ends)]
+        spaces += [vars(oriented_kernels), vars(box_ends), vars(end_head)]
     kernels = [v for space in spaces for v in space.values()
                if isinstance(v, numba.core.registry.CPUDispatcher)]
     try:

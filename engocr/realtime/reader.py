@@ -129,6 +129,10 @@ class Reader:
             from engocr.realtime import box_ends
 
             self.warmup_s += box_ends.warm_up()
+        if detector.card.end_head and detector.card.end_head_reach > 0:
+            from engocr.realtime import end_head
+
+            self.warmup_s += end_head.warm_up()
 
     @property
     def oriented(self) -> bool:

@@ -20,7 +20,9 @@ from engocr.models.yolo_mobilenet import (  # noqa: E402
     DetectorConfig,
     build_detector,
     set_backbone_trainable,
+    train_end_head_only,
 )
+from engocr.realtime.end_head import encode_end_targets  # noqa: E402
 from engocr.train import det_data  # noqa: E402
 from engocr.train.checkpoints import has_checkpoint  # noqa: E402
 from engocr.train.compiled import make_forward, make_train_step  # noqa: E402
@@ -31,7 +33,7 @@ from engocr.train.det_targets import (  # noqa: E402
     obbs_to_level_boxes,
 )
 from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
-from engocr.train.losses import yolo_loss  # noqa: E402
+from engocr.train.losses import end_head_loss, yolo_loss  # noqa: E402
 
 DEFAULT_RECIPE = [
     Phase("pretrain", steps=5000, lr=1e-3, real_fraction=0.0, patience=5),
@@ -50,6 +52,12 @@ PRETRAINED_RECIPE = [
 # A run started from another detector run (`--init-from`, e.g. to train for another frame
 # scale): the whole network is trained already, so one phase of everything at a low rate.
 INIT_RECIPE = [Phase("finetune_all", steps=4000, lr=2e-4, real_fraction=0.5)]
+# A run that adds an end head to a finished detector (`--end-head --init-from`): the head
+# alone learns on the frozen detector, whose boxes and scores stay exactly as they were.
+END_HEAD_RECIPE = [Phase("end_head", steps=3000, lr=1e-3, real_fraction=0.5,
+                         end_head_only=True),
+                   Phase("end_head_average", steps=500, lr=2e-4, real_fraction=0.5,
+                         end_head_only=True, average_every=50)]
 MAX_BOXES = 100
 # Share of the real training picks that are ICDAR 2003 photos (246 of the 1,146 real photos,
 # so 21% if drawn evenly): their words are large, the detector's weak side.
@@ -171,6 +179,8 @@ class DetTrainer(PhasedTrainer):
                               read_config(init_from, DetectorConfig).anchors, config.anchors)
         self._start_from_imagenet()
         self.rng = np.random.default_rng([seed, self.state.step])
+        if config.end_head:
+            self.primary_metric = "ic15_val_ends"
 
     def _widen_from(self, source_run: Path) -> None:
         """A level source's output layers into this oriented run's (recorded in init.json)."""
@@ -229,7 +239,7 @@ class DetTrainer(PhasedTrainer):
         self.real_p = weights / weights.sum() if len(weights) else None
         self.val = ic15_scenes("val", self.data)
         if not self.val:
-            self.primary_metric = "synth_val_hmean"
+            self.primary_metric = "synth_val_ends" if self.config.end_head else "synth_val_hmean"
         self.size = (self.config.train_width, self.config.train_height)
         from engocr.train.data.synth import SynthScenes
 
@@ -240,7 +250,11 @@ class DetTrainer(PhasedTrainer):
                                                   self.config.oriented, self.config.synth_tilt)
 
     def apply_phase(self, phase: Phase) -> None:
+        for layer in self.model.layers:
+            layer.trainable = True
         set_backbone_trainable(self.model, not phase.freeze_lower)
+        if phase.end_head_only:
+            train_end_head_only(self.model)
 
     def next_batch(self, phase: Phase) -> tuple:
         n_real = int(round(self.batch_size * phase.real_fraction)) if self.real else 0
@@ -266,6 +280,10 @@ class DetTrainer(PhasedTrainer):
                                 xy_scale=self.config.xy_scale, angles=angles)
                  for _, boxes, _, angles in samples]
         targets = [np.stack([g[k] for g in grids]) for k in range(len(self.config.strides))]
+        if self.config.end_head:  # from the words' own boxes (oriented: obbs; else level)
+            targets.append(np.stack([
+                encode_end_targets(_as_obbs(boxes, angles), dontcare, self.size)
+                for _, boxes, dontcare, angles in samples]))
         gt = np.zeros((len(samples), MAX_BOXES, 4), np.float32)
         for b, (_, boxes, dontcare, _) in enumerate(samples):
             both = np.concatenate([boxes, dontcare])[:MAX_BOXES]
@@ -274,13 +292,21 @@ class DetTrainer(PhasedTrainer):
 
     def make_step(self):
         config = self.config
-        return make_train_step(self.model, self.optimizer, lambda outputs, targets, gt:
-                               yolo_loss(outputs, list(targets), gt, config), self.optimized)
+        n = len(config.strides)
+
+        def loss(outputs, targets, gt):
+            total = yolo_loss(outputs[:n], list(targets[:n]), gt, config)
+            if config.end_head:
+                total = total + end_head_loss(outputs[n], targets[n])
+            return total
+
+        return make_train_step(self.model, self.optimizer, loss, self.optimized)
 
     def evaluate(self) -> dict:
         """P/R/H on ic15 validation and synthetic validation, each at its best score threshold
         (a fixed threshold would favour checkpoints whose scores happen to sit near it)."""
-        from engocr.train.evaluate import best_threshold, detection_curve
+        from engocr.train.evaluate import best_threshold, curve_from, detections_by_threshold
+        from engocr.train.metrics import detection_breakdown
         from engocr.train.runs import detector_over
 
         phase = self.recipe[min(self.state.phase, len(self.recipe) - 1)]
@@ -290,8 +316,24 @@ class DetTrainer(PhasedTrainer):
         scores = {}
         for name, scenes in (("ic15_val", self.val), ("synth_val", self.synth_val)):
             if scenes:
-                curve = detection_curve(detect, scenes, EVAL_THRESHOLDS)
+                found = detections_by_threshold(detect, scenes, EVAL_THRESHOLDS)
+                curve = curve_from(found)
                 best = best_threshold(curve)
                 scores.update({f"{name}_{k}": v for k, v in curve[best].items()})
                 scores[f"{name}_threshold"] = best
+                if self.config.end_head:
+                    # Words cut at an end (`edge_summary`), and the H-mean for boxes pushed
+                    # past their word: an end head's run keeps the weights best at both.
+                    edges = detection_breakdown(*found[best], best)["edges"]
+                    scores[f"{name}_cut"] = edges.get("cut_either", 0.0)
+                    scores[f"{name}_ends"] = curve[best]["hmean"] * (1.0 - scores[f"{name}_cut"])
         return scores
+
+
+def _as_obbs(boxes: np.ndarray, angles: np.ndarray | None) -> np.ndarray:
+    """Training boxes as oriented boxes (n, 5): level boxes (x1 y1 x2 y2) with their angles,
+    or angle 0."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    centres, sizes = (boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]
+    turn = np.zeros(len(boxes), np.float32) if angles is None else angles
+    return np.concatenate([centres, sizes, np.asarray(turn, np.float32)[:, None]], 1)

@@ -1,13 +1,14 @@
-"""How far the detector's box ends may move to where a word's ink ends (the card's `end_reach`,
-`end_gap` and `end_ink`; `engocr.realtime.box_ends`), with the crop margin left and right of
-the boxes, chosen together by end-to-end F on training images with the recognizer that reads
-the boxes: the point of longer boxes is letters read, a box pushed into clutter or a
-neighbour costs readings, and a box that holds its word whole needs less margin (on the shipped
-models: moved ends read best with none, boxes as decoded with 0.1 heights). Never chosen on
-validation.
+"""How far the detector's box ends may move to where its end head reads them (the card's
+`end_head_reach`, `engocr.realtime.end_head`), then to where a word's ink ends (the card's
+`end_reach`, `end_gap` and `end_ink`; `engocr.realtime.box_ends`), with the crop margin left
+and right of the boxes, chosen together by end-to-end F on training images with the
+recognizer that reads the boxes: the point of longer boxes is letters read, a box pushed into
+clutter or a neighbour costs readings, and a box that holds its word whole needs less margin
+(on the shipped models: moved ends read best with none, boxes as decoded with 0.1 heights).
+Never chosen on validation.
 
-The detector runs once per image (`detect_scenes`); each setting then moves the ends, crops and
-reads."""
+The detector runs once per image and head reach (`detect_scenes`); each ink setting then moves
+the ends, crops and reads."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ REACHES = (0.0, 0.3, 0.5, 0.8)  # word heights an end may move (0: off)
 GAPS = (0.15, 0.25)  # word heights of blank columns that end a word
 INKS = (0.3, 0.45, 0.6)  # a column's brightness spread under this x the word's is blank
 PAD_XS = (0.0, 0.1, 0.2)  # crop margins (x box height) each setting is read with
+# A detector with an end head (card `end_head`): how far its reading may move an end, tried
+# under every setting above (0: the head is not used).
+HEAD_REACHES = (0.0, 0.5, 0.8, 1.2)
 
 
 def _settings(reaches, gaps, inks) -> list[tuple[float, float, float]]:
@@ -88,13 +92,34 @@ def _score(reader, moved: list, truth: list) -> dict:
 
 
 def best_ends(rows: list[dict]) -> dict:
-    """The row of the best end-to-end F; among equals the shortest reach (off first)."""
-    return max(rows, key=lambda r: (r["e2e_hmean"], -r["end_reach"]))
+    """The row of the best end-to-end F; among equals the shortest reaches (off first)."""
+    return max(rows, key=lambda r: (r["e2e_hmean"], -r.get("end_head_reach", 0.0),
+                                    -r["end_reach"]))
 
 
-def choose_ends(reader, detected: tuple[list, list]) -> tuple[dict, list[dict]]:
-    """(card settings: the box ends and the left/right crop margin, the grid) for the reader's
-    detector on `detect_scenes`' output (training images)."""
-    rows = ends_grid(reader, detected)
-    best = best_ends(rows)
-    return {k: best[k] for k in ("end_reach", "end_gap", "end_ink", "crop_pad_x")}, rows
+SETTINGS = ("end_head_reach", "end_reach", "end_gap", "end_ink", "crop_pad_x")
+
+
+def choose_ends(reader, scenes, head_reaches=HEAD_REACHES, **grid
+                ) -> tuple[dict, list[dict], tuple[list, list]]:
+    """(card settings: the end head's reach, the box ends and the left/right crop margin; the
+    grid; `detect_scenes`' output with the chosen head reach) for the reader's detector on
+    `scenes` (training images). A detector without an end head keeps its card's head reach;
+    one with it is run once per head reach, each under the whole grid (`grid`: `ends_grid`'s
+    settings)."""
+    card = reader.detector.card
+    saved = card.end_head_reach
+    reaches = head_reaches if card.end_head else (saved,)
+    rows, kept, best = [], None, None
+    try:
+        for head_reach in reaches:
+            card.end_head_reach = head_reach
+            detected = detect_scenes(reader, scenes)
+            rows += [{"end_head_reach": head_reach, **row}
+                     for row in ends_grid(reader, detected, **grid)]
+            top = best_ends(rows)
+            if top is not best:
+                best, kept = top, detected
+    finally:
+        card.end_head_reach = saved
+    return {k: best[k] for k in SETTINGS}, rows, kept

@@ -37,6 +37,8 @@ class Phase:
     average_every: int = 0
     # Augmentation of the real crops (recognizer): "light", or "strong" (rec_data.augment_real).
     real_augment: str = "light"
+    # Detector: train the end head alone on the finished detector (DetectorConfig.end_head).
+    end_head_only: bool = False
 
     def __post_init__(self) -> None:
         if self.real_augment not in ("light", "strong"):

@@ -101,6 +101,33 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
     return total / ops.maximum(positives, 1.0)
 
 
+def huber(x, delta: float = 0.5):
+    """Smooth L1: quadratic within `delta`, linear beyond (a far end's big error does not
+    swamp the near cells' fine ones)."""
+    a = ops.abs(x)
+    return ops.where(a < delta, 0.5 * ops.square(a) / delta, a - 0.5 * delta)
+
+
+# The end head's distance terms weigh this much on cells that put an end within
+# `end_head.NEAR` heights (the ones the runtime reads) against 1 elsewhere on a centre line.
+NEAR_WEIGHT = 3.0
+
+
+def end_head_loss(raw, target):
+    """The end head's loss (`engocr.realtime.end_head`): cross-entropy of the centre-line
+    logit over the cells that count (target channel 3), plus a smooth L1 on the two end
+    distances over the centre-line cells, each normalised by its number of cells."""
+    from engocr.realtime.end_head import NEAR
+
+    line, weight = target[..., 0], target[..., 3]
+    bce = ops.sum(weight * sigmoid_bce(line, raw[..., 0])) / ops.maximum(ops.sum(weight), 1.0)
+    dist = 0.0
+    for k in (1, 2):
+        near = 1.0 + (NEAR_WEIGHT - 1.0) * ops.cast(target[..., k] <= NEAR, "float32")
+        dist = dist + ops.sum(line * near * huber(raw[..., k] - target[..., k]))
+    return bce + dist / ops.maximum(ops.sum(line), 1.0)
+
+
 def ctc_loss(logits, labels, label_lengths):
     """Mean CTC loss of (batch, steps, classes) logits against dense labels padded with 0 (the
     blank), every sequence using all its steps."""
