@@ -136,20 +136,20 @@ def test_an_end_head_run_trains_the_head_alone_on_a_finished_detector(tmp_path):
     """`--end-head --init-from RUN`: the head's targets and loss join the batch, only its
     layers train (the detector's weights, batch norms included, stay as the source's), and
     the evaluation scores the share of words cut at an end."""
+    import json
     from dataclasses import replace
 
-    from engocr.models.yolo_mobilenet import DetectorConfig
+    from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
     from engocr.train.det import END_HEAD_RECIPE, DetTrainer
-    from engocr.train.loop import Phase
 
-    none = tmp_path / "none"
     config = DetectorConfig(**TINY_DET, oriented=True)
-    source = DetTrainer(tmp_path / "src", config, [Phase("a", 1, 1e-3)], batch=2, data=none,
-                        eval_every=1)
-    source.train()
+    source = tmp_path / "src"  # a finished run: its config and best weights
+    source.mkdir()
+    (source / "config.json").write_text(json.dumps(config.to_dict()))
+    build_detector(config, training=True).save_weights(source / "best.weights.h5")
     recipe = [replace(END_HEAD_RECIPE[0], steps=2)]
     run = DetTrainer(tmp_path / "run", replace(config, end_head=True), recipe, batch=2,
-                     data=none, eval_every=1, init_from=tmp_path / "src")
+                     data=tmp_path / "none", eval_every=2, init_from=source)
     before = {layer.name: [w.copy() for w in layer.get_weights()]
               for layer in run.model.layers}
     assert run.train().step == 2
