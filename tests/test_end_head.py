@@ -29,18 +29,27 @@ def _moved(word: np.ndarray, start: float, end: float) -> np.ndarray:
 
 def test_targets_mark_the_centre_line_with_the_distances_to_both_ends():
     grid = encode_end_targets(WORD, np.zeros((0, 4)), (512, 256))
-    assert grid.shape == (32, 64, 4)
+    assert grid.shape == (32, 64, 5)
     line = grid[..., 0] > 0
     rows, cols = np.nonzero(line)
-    assert set(rows) == {12}  # the row of cell centres at y = 100 (cells 96-104)
+    assert set(rows) == {11, 12, 13}  # cell centres at y = 92, 100, 108: within 0.4 x 24
     assert cols.min() == 14 and cols.max() == 35  # centres 116 ... 284 inside 110 ... 290
+    cols = np.flatnonzero(line[12])
     start, end = grid[12, cols, 1], grid[12, cols, 2]
     np.testing.assert_allclose(start[:3], [(116 - 110) / 24, (124 - 110) / 24, (132 - 110) / 24])
-    assert np.all(np.diff(start) >= 0) and np.all(np.diff(start[:9]) > 0)
-    assert np.all(np.diff(end) <= 0) and np.all(np.diff(end[-9:]) < 0)
+    assert np.all(np.diff(start) >= 0) and np.all(np.diff(start[:4]) > 0)
+    assert np.all(np.diff(end) <= 0) and np.all(np.diff(end[-4:]) < 0)
     assert start.max() <= FAR and end.max() <= FAR  # far cells say only "far"
-    # inside the word off its centre line: not counted; past its ends: counted as "no line"
-    assert grid[11, 20, 3] == 0 and grid[12, 20, 3] == 1 and grid[12, 37, 3] == 1
+    # past its ends and above it: counted as "no line"; just past an end the distances are
+    # taught too (the end lies behind the cell); a taller word's rows beyond 0.4 of its
+    # height from its centre line (its top and bottom edges): not counted
+    assert grid[12, 37, 3] == 1 and grid[12, 37, 0] == 0 and grid[10, 20, 3] == 1
+    assert grid[12, 37, 4] == 1 and grid[12, 37, 1] == FAR
+    np.testing.assert_allclose(grid[12, 37, 2], (290 - 300) / 24)
+    assert grid[12, 40, 4] == 0 and grid[10, 20, 4] == 0  # 1.3 heights past it, above it
+    tall = encode_end_targets(np.array([[200, 100, 180, 50, 0.0]]), np.zeros((0, 4)),
+                              (512, 256))
+    assert tall[10, 20, 0] == 1 and tall[9, 20, 3] == 0 and tall[8, 20, 3] == 1
 
 
 def test_dont_care_boxes_and_the_smaller_of_two_words_win_their_cells():
@@ -48,7 +57,7 @@ def test_dont_care_boxes_and_the_smaller_of_two_words_win_their_cells():
     small = np.array([[200, 100, 40, 12, 0.0]], np.float32)
     grid = encode_end_targets(np.concatenate([WORD, small]), dontcare, (512, 256))
     assert (grid[:8, :8, 3] == 0).all() and (grid[:8, :8, 0] == 0).all()
-    np.testing.assert_allclose(grid[12, 25, 1], (204 - 180) / 12)  # the small word's start
+    np.testing.assert_allclose(grid[12, 23, 1], (188 - 180) / 12)  # the small word's start
 
 
 @pytest.mark.parametrize("angle", [0.0, 0.35, -0.6])

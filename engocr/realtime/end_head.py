@@ -10,9 +10,9 @@ says where it is to a fraction of a cell.
 Each decoded box is then refined end by end: along its centre line, around each end (from
 `reach` heights outside it to `reach + NEAR` heights inside), every point on a word's centre
 line that says the end is within `NEAR` heights gives an estimate of the end; their weighted
-mean (nearer cells and surer ones weigh more) is the new end, at most `reach` heights from the
-old one. Where no point qualifies the end stays. Runs in the model input's pixels, before the
-boxes go back to frame pixels."""
+mean (points nearer the end and surer ones weigh more) is the new end, at most `reach`
+heights from the old one. Where no point qualifies the end stays. Runs in the model input's
+pixels, before the boxes go back to frame pixels."""
 
 from __future__ import annotations
 
@@ -30,8 +30,15 @@ from numba import njit  # noqa: E402
 END_OUTPUT = "ends_s8"
 END_STRIDE = 8
 END_CHANNELS = 3  # centre-line logit, distance to the first letter's start, to the last's end
-FAR = 3.0  # distances are clipped here (heights): a cell farther in says only "far"
-NEAR = 1.5  # only cells that put the end within this many heights are read
+FAR = 1.5  # distances are clipped here (heights): a cell farther in says only "far"
+NEAR = 1.2  # only cells that put the end within this many heights are read
+BEYOND = 1.0  # distances are also taught this many heights past each end (targets)
+# A point's estimate weighs exp(-SHARP x its distance from the end, in heights): the cells
+# nearest an end see it best.
+SHARP = 3.0
+# Cells within this x the word's height of its centre line (at least half a cell) are on it:
+# most of the word's own rows, which a stride-8 map learns far more easily than a thin line.
+BAND = 0.4
 
 
 @njit(cache=True, nogil=True)
@@ -52,13 +59,12 @@ def _bilinear(ends: np.ndarray, x: float, y: float, stride: float, channel: int)
 
 
 @njit(cache=True, nogil=True)
-def _estimate_end(ends: np.ndarray, cx: float, cy: float, c: float, s: float, h: float,
-                  end: float, sign: float, reach: float, near: float, stride: float,
-                  inner: float) -> float:
-    """The end at `end` (along the box's axis from its centre; `sign` -1 the start, +1 the
-    end) as the head reads it; `end` itself where no cell says where it is."""
-    outer = end + sign * reach * h
-    inside = end - sign * min((reach + near) * h, inner)
+def _weighted_end(ends: np.ndarray, cx: float, cy: float, c: float, s: float, h: float,
+                  outer: float, inside: float, sign: float, near: float, stride: float,
+                  centre: float, sharp: float) -> tuple[float, float]:
+    """(the weighted mean end, the total weight) from the centre-line points between
+    `inside` and `outer` that put the end within `near` heights; each weighs its sureness x
+    exp(-`sharp` x its distance from `centre`, in heights)."""
     n = int(abs(outer - inside) / (stride / 2.0)) + 2
     channel = 1 if sign < 0 else 2
     total, weight = 0.0, 0.0
@@ -71,12 +77,29 @@ def _estimate_end(ends: np.ndarray, cx: float, cy: float, c: float, s: float, h:
         d = _bilinear(ends, x, y, stride, channel)
         if d > near:
             continue
-        w = (1.0 / (1.0 + math.exp(-logit)) - 0.5) * (near - d + 0.1)
+        w = math.exp(-sharp * abs(t - centre) / h) / (1.0 + math.exp(-logit))
         total += w * (t + sign * d * h)
         weight += w
+    return (total / weight if weight > 0.0 else centre), weight
+
+
+@njit(cache=True, nogil=True)
+def _estimate_end(ends: np.ndarray, cx: float, cy: float, c: float, s: float, h: float,
+                  end: float, sign: float, reach: float, near: float, stride: float,
+                  inner: float) -> float:
+    """The end at `end` (along the box's axis from its centre; `sign` -1 the start, +1 the
+    end) as the head reads it; `end` itself where no cell says where it is. Two rounds: the
+    plain mean of every qualifying point, then a mean that favours the points nearest that
+    first estimate (weighing by the points' own predicted distances would favour the ones
+    that underestimate it)."""
+    outer = end + sign * reach * h
+    inside = end - sign * min((reach + near) * h, inner)
+    first, weight = _weighted_end(ends, cx, cy, c, s, h, outer, inside, sign, near, stride,
+                                  end, 0.0)
     if weight <= 0.0:
         return end
-    found = total / weight
+    found, _ = _weighted_end(ends, cx, cy, c, s, h, outer, inside, sign, near, stride, first,
+                             SHARP)
     return min(max(found, end - reach * h), end + reach * h)
 
 
@@ -115,16 +138,19 @@ def refine_ends(obbs: np.ndarray, ends: np.ndarray, reach: float,
 
 def encode_end_targets(obbs: np.ndarray, dontcare: np.ndarray, size: tuple[int, int],
                        stride: int = END_STRIDE) -> np.ndarray:
-    """Training targets of the end head for one window of `size` (w, h): (gh, gw, 4) of
-    [on a centre line, distance to the start, to the end (heights, clipped to -0.5..FAR),
-    weight of the centre-line term]. Words are oriented boxes (n, 5: cx cy w h angle, input
-    pixels); `dontcare` level boxes (m, 4: x1 y1 x2 y2). A cell is on a word's centre line
-    within a quarter of its height (at least half a cell, so that every word crosses a row
-    of cell centres); cells elsewhere inside a word, or inside a don't-care box, do not count
-    (weight 0); where words overlap the smaller one wins."""
+    """Training targets of the end head for one window of `size` (w, h): (gh, gw, 5) of
+    [on a centre line, distance to the start, to the end (heights, clipped to -BEYOND..FAR),
+    weight of the centre-line term, weight of the distance terms]. Words are oriented boxes
+    (n, 5: cx cy w h angle, input pixels); `dontcare` level boxes (m, 4: x1 y1 x2 y2). A cell
+    is on a word's centre line within BAND of its height (at least half a cell, so that every
+    word crosses a row of cell centres); cells elsewhere inside a word, or inside a don't-care
+    box, do not count (weight 0); where words overlap the smaller one wins. The distances are
+    also taught on the centre line up to BEYOND heights past each end (negative there): the
+    runtime reads the cells around an end, and a cell just past a word must not say the word
+    goes on."""
     width, height = size
     gh, gw = height // stride, width // stride
-    grid = np.zeros((gh, gw, 4), np.float32)
+    grid = np.zeros((gh, gw, 5), np.float32)
     grid[..., 3] = 1.0
     xs = (np.arange(gw, dtype=np.float32) + 0.5) * stride
     ys = (np.arange(gh, dtype=np.float32) + 0.5) * stride
@@ -139,18 +165,25 @@ def encode_end_targets(obbs: np.ndarray, dontcare: np.ndarray, size: tuple[int, 
         across = (py - cy) * c - (px - cx) * s
         frames.append((along, across))
         grid[(np.abs(along) <= w / 2) & (np.abs(across) <= h / 2), 3] = 0.0
-    for n in np.argsort(-(obbs[:, 2] * obbs[:, 3])):
-        cx, cy, w, h, _ = obbs[n]
-        along, across = frames[n]
-        line = (np.abs(along) <= w / 2) & (np.abs(across) <= max(0.25 * h, stride / 2))
-        i, j = int(cy // stride), int(cx // stride)
-        if 0 <= i < gh and 0 <= j < gw:
-            line[i, j] = True
-        hh = max(float(h), 1.0)
-        grid[line] = np.stack([np.ones(line.sum(), np.float32),
-                               np.clip((along[line] + w / 2) / hh, -0.5, FAR),
-                               np.clip((w / 2 - along[line]) / hh, -0.5, FAR),
-                               np.ones(line.sum(), np.float32)], -1)
+    order = np.argsort(-(obbs[:, 2] * obbs[:, 3]))
+    for beyond in (BEYOND, 0.0):  # past the ends first: the words themselves overwrite them
+        for n in order:
+            cx, cy, w, h, _ = obbs[n]
+            along, across = frames[n]
+            hh = max(float(h), 1.0)
+            cells = (np.abs(along) <= w / 2 + beyond * hh) & \
+                (np.abs(across) <= max(BAND * h, stride / 2))
+            if not beyond:
+                i, j = int(cy // stride), int(cx // stride)
+                if 0 <= i < gh and 0 <= j < gw:
+                    cells[i, j] = True
+            ones = np.ones(cells.sum(), np.float32)
+            grid[cells, 1] = np.clip((along[cells] + w / 2) / hh, -BEYOND, FAR)
+            grid[cells, 2] = np.clip((w / 2 - along[cells]) / hh, -BEYOND, FAR)
+            grid[cells, 4] = ones
+            if not beyond:
+                grid[cells, 0] = ones
+                grid[cells, 3] = ones
     return grid
 
 

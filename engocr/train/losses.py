@@ -115,17 +115,21 @@ NEAR_WEIGHT = 3.0
 
 def end_head_loss(raw, target):
     """The end head's loss (`engocr.realtime.end_head`): cross-entropy of the centre-line
-    logit over the cells that count (target channel 3), plus a smooth L1 on the two end
-    distances over the centre-line cells, each normalised by its number of cells."""
+    logit, its mean over the centre-line cells plus its mean over the other cells that count
+    (target channel 3; balanced: a word's rows are a few per cent of a frame's cells, and a
+    plain mean taught the first heads to call almost every cell background), plus a smooth
+    L1 on the two end distances over the cells they are taught on (channel 4)."""
     from engocr.realtime.end_head import NEAR
 
     line, weight = target[..., 0], target[..., 3]
-    bce = ops.sum(weight * sigmoid_bce(line, raw[..., 0])) / ops.maximum(ops.sum(weight), 1.0)
-    dist = 0.0
+    terms = weight * sigmoid_bce(line, raw[..., 0])
+    bce = ops.sum(line * terms) / ops.maximum(ops.sum(line), 1.0) + \
+        ops.sum((1.0 - line) * terms) / ops.maximum(ops.sum(weight * (1.0 - line)), 1.0)
+    taught, dist = target[..., 4], 0.0
     for k in (1, 2):
         near = 1.0 + (NEAR_WEIGHT - 1.0) * ops.cast(target[..., k] <= NEAR, "float32")
-        dist = dist + ops.sum(line * near * huber(raw[..., k] - target[..., k]))
-    return bce + dist / ops.maximum(ops.sum(line), 1.0)
+        dist = dist + ops.sum(taught * near * huber(raw[..., k] - target[..., k]))
+    return bce + dist / ops.maximum(ops.sum(taught), 1.0)
 
 
 def ctc_loss(logits, labels, label_lengths):
