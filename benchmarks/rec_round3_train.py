@@ -14,7 +14,7 @@ again until every candidate has its hours.
     python benchmarks/rec_round3_train.py --hours 1.0 --candidates data-only tps+mixer2
     python benchmarks/rec_round3_train.py --hours 0.3 --recipe runs/recipes/rec-round3-short.json \
         --runs runs/rec/short --out benchmarks/results/rec_round3_short.json
-    python benchmarks/rec_round3_train.py --hours 0.8 --synth-style default \
+    python benchmarks/rec_round3_train.py --hours 0.6 --synth-style default \
         --recipe runs/recipes/rec-round3-plain.json --runs runs/rec/plain \
         --out benchmarks/results/rec_round3_plain.json --candidates mixer2-bn-d128
 """
