@@ -270,6 +270,10 @@ class DetTrainer(PhasedTrainer):
                                                    rotate=self.config.real_rotate))
             scene.release()
         images = np.stack([s[0] for s in samples]).astype(np.float32)
+        if self.config.end_head:  # from the words' own boxes (an oriented detector's, or level)
+            ends = np.stack([encode_end_targets(words if self.config.oriented
+                                                else _level_obbs(words), dontcare, self.size)
+                             for _, words, dontcare in samples])
         anchors = np.array(self.config.anchors, np.float32)
         if self.config.oriented:  # (cx cy w h angle) -> the level box and its angle
             samples = [(image, obbs_to_level_boxes(obbs), dontcare, obbs[:, 4])
@@ -280,10 +284,8 @@ class DetTrainer(PhasedTrainer):
                                 xy_scale=self.config.xy_scale, angles=angles)
                  for _, boxes, _, angles in samples]
         targets = [np.stack([g[k] for g in grids]) for k in range(len(self.config.strides))]
-        if self.config.end_head:  # from the words' own boxes (oriented: obbs; else level)
-            targets.append(np.stack([
-                encode_end_targets(_as_obbs(boxes, angles), dontcare, self.size)
-                for _, boxes, dontcare, angles in samples]))
+        if self.config.end_head:
+            targets.append(ends)
         gt = np.zeros((len(samples), MAX_BOXES, 4), np.float32)
         for b, (_, boxes, dontcare, _) in enumerate(samples):
             both = np.concatenate([boxes, dontcare])[:MAX_BOXES]
@@ -330,10 +332,8 @@ class DetTrainer(PhasedTrainer):
         return scores
 
 
-def _as_obbs(boxes: np.ndarray, angles: np.ndarray | None) -> np.ndarray:
-    """Training boxes as oriented boxes (n, 5): level boxes (x1 y1 x2 y2) with their angles,
-    or angle 0."""
+def _level_obbs(boxes: np.ndarray) -> np.ndarray:
+    """Level boxes (n, 4: x1 y1 x2 y2) as oriented boxes (n, 5) at angle 0."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    centres, sizes = (boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]
-    turn = np.zeros(len(boxes), np.float32) if angles is None else angles
-    return np.concatenate([centres, sizes, np.asarray(turn, np.float32)[:, None]], 1)
+    return np.concatenate([(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2],
+                           np.zeros((len(boxes), 1), np.float32)], 1)
