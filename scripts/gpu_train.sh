@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Train a recognizer run on a CUDA machine that has JAX but neither TensorFlow nor network nor
-# the data (the project's GPU machines), from the bundle `engocr train bundle` packed here.
+# Train a recognizer or detector run on a CUDA machine that has JAX but neither TensorFlow nor
+# network nor the data (the project's GPU machines), from the bundle `engocr train bundle`
+# packed here for that run.
 #
 #   engocr train bundle --run runs/rec/conv2x-32x128     # here: writes .gpu/ (git-ignored)
 #   device run, carry [".gpu"]:
 #     bash scripts/gpu_train.sh runs/rec/conv2x-32x128 8 $OUT --batch 128
 #   here: cp -r FILES_AT/conv2x-32x128/. runs/rec/conv2x-32x128/   (then commit; `engocr
 #     train rec --run runs/rec/conv2x-32x128` resumes it on this CPU)
+# A detector run the same way (its bundle holds the real photos instead of the crops):
+#   engocr train bundle --run runs/det/RUN --photo-mb 20; bash scripts/gpu_train.sh runs/det/RUN 8 $OUT
 #
-# Arguments: RUN MINUTES OUT [more `engocr train rec` options]. Environment: BUNDLE (.gpu),
+# Arguments: RUN MINUTES OUT [more `engocr train rec|det` options]. Environment: BUNDLE (.gpu),
 # PYTHON (python3), WORKERS (rendering processes; all cores but one), KERAS_BACKEND (jax).
 # Copies the run's state, metrics, best weights and checkpoint (each file under 16 MiB) to
 # OUT/<run name>, also when the training stops with an error.
@@ -19,10 +22,11 @@ fi
 run=$1 minutes=$2 out=$3; shift 3
 bundle=${BUNDLE:-.gpu}
 python=${PYTHON:-python3}
-for part in fonts.tar.gz words.txt crops.npz; do
-  [ -f "$bundle/$part" ] || { echo "gpu_train: $bundle/$part missing: run 'engocr train bundle' and carry $bundle" >&2; exit 2; }
-done
 [ -f "$run/config.json" ] || { echo "gpu_train: $run is not a run folder (no config.json)" >&2; exit 2; }
+if grep -q '"strides"' "$run/config.json"; then kind=det real=photos.tar; else kind=rec real=crops.npz; fi
+for part in fonts.tar.gz words.txt $real; do
+  [ -f "$bundle/$part" ] || { echo "gpu_train: $bundle/$part missing: run 'engocr train bundle --run $run' and carry $bundle" >&2; exit 2; }
+done
 
 scratch=$(mktemp -d)
 if compgen -G "$bundle/wheels/*.whl" >/dev/null; then
@@ -48,5 +52,12 @@ copy_back() {
   echo "gpu_train: copied the run to $dest"
 }
 trap copy_back EXIT
-"$python" -m engocr train rec --run "$run" --minutes "$minutes" --crops "$bundle/crops.npz" \
-  --workers "$workers" "$@"
+if [ $kind = det ]; then
+  mkdir -p "$scratch/data" && tar -xf "$bundle/photos.tar" -C "$scratch/data"
+  export ENGOCR_DATA="$scratch/data"
+  "$python" -m engocr train det --run "$run" --minutes "$minutes" --data "$scratch/data" \
+    --workers "$workers" "$@"
+else
+  "$python" -m engocr train rec --run "$run" --minutes "$minutes" --crops "$bundle/crops.npz" \
+    --workers "$workers" "$@"
+fi

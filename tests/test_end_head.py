@@ -168,3 +168,13 @@ def test_an_end_head_run_trains_the_head_alone_on_a_finished_detector(tmp_path):
         assert moved == (layer.name.startswith("ends") and bool(layer.get_weights())), \
             layer.name
     assert "synth_val_cut" in (tmp_path / "run" / "metrics.csv").read_text()
+
+
+def test_a_level_detector_is_refused_an_end_head(tmp_path, capsys):
+    from engocr.cli import main
+
+    code = main(["train", "det", "--end-head", "--run", str(tmp_path / "run"), "--data",
+                 str(tmp_path / "none"), "--minutes", "0"])
+    assert code != 0
+    assert "--oriented" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

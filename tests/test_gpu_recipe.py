@@ -11,12 +11,14 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engocr.errors import InputError
 from engocr.models.crnn import CRNNConfig
+from engocr.models.yolo_mobilenet import DetectorConfig
 from engocr.train.loop import Phase, RunState
-from tests.conftest import TINY_REC, write_crop_set
+from tests.conftest import TINY_DET, TINY_REC, write_crop_set
 
 pytestmark = pytest.mark.slow
 
@@ -79,8 +81,102 @@ def test_gpu_script_trains_from_the_bundle_alone_and_the_cpu_resumes(bundle_and_
 
 
 def test_gpu_script_says_what_is_missing(tmp_path):
-    result = subprocess.run(["bash", "scripts/gpu_train.sh", str(tmp_path / "run"), "1",
-                             str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "BUNDLE": str(tmp_path / "none")})
-    assert result.returncode == 2
-    assert "engocr train bundle" in result.stderr and "Traceback" not in result.stderr
+    def script(run: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "scripts/gpu_train.sh", str(run), "1",
+                               str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "BUNDLE": str(tmp_path / "none")})
+
+    result = script(tmp_path / "run")
+    assert result.returncode == 2 and "not a run folder" in result.stderr
+    for config, part in ((CRNNConfig(**TINY_REC), "crops.npz"),
+                         (DetectorConfig(**TINY_DET), "photos.tar")):
+        run = tmp_path / part
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps(config.to_dict()))
+        result = script(run)
+        assert result.returncode == 2
+        assert "engocr train bundle" in result.stderr and "Traceback" not in result.stderr
+        assert part in result.stderr or "fonts.tar.gz" in result.stderr
+
+
+def _write_photos(folder: Path, names: list[str], size: tuple[int, int]) -> None:
+    """Photos in the shared layout, each with one word drawn and its quad in gt.json."""
+    import cv2
+
+    (folder / "images").mkdir(parents=True)
+    entries = []
+    for name in names:
+        image = np.full((size[1], size[0], 3), 200, np.uint8)
+        cv2.putText(image, "OPEN", (40, 120), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 5)
+        cv2.imwrite(str(folder / "images" / name), image)
+        entries.append({"image": name, "width": size[0], "height": size[1],
+                        "words": [{"quad": [[38, 70], [230, 70], [230, 128], [38, 128]],
+                                   "text": "OPEN", "ignore": False}]})
+    (folder / "gt.json").write_text(json.dumps(entries))
+
+
+@pytest.fixture()
+def detector_bundle(tmp_path):
+    from engocr.train.bundle import make_bundle
+
+    data = tmp_path / "data"
+    _write_photos(data / "ic15_train", ["img_1.jpg", "img_2.jpg", "img_901.jpg"], (640, 360))
+    _write_photos(data / "ic03_train", ["sign.jpg"], (800, 600))
+    run = tmp_path / "runs" / "det"
+    run.mkdir(parents=True)
+    config = DetectorConfig(**TINY_DET, max_side=320)
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    (run / "recipe.json").write_text(json.dumps([asdict(Phase("all", 100_000, 1e-3, 0.5))]))
+    sizes = make_bundle(tmp_path / "bundle", run, data, font_mb=1.0, wheels=False)
+    assert sizes["photos"] > 0 and "crops" not in sizes
+    return tmp_path / "bundle", run
+
+
+def test_detector_bundle_holds_the_photos_at_the_run_frame_side(detector_bundle, tmp_path):
+    import tarfile
+
+    from engocr.train.bundle import make_bundle
+    from engocr.train.data.importers import detector_training_scenes, ic15_scenes
+
+    bundle, run = detector_bundle
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(bundle / "photos.tar") as tar:
+        tar.extractall(unpacked, filter="data")
+    assert [s.name for s in ic15_scenes("val", unpacked)] == ["img_901.webp"]
+    scenes = detector_training_scenes(unpacked)
+    assert sorted(s.name for s in scenes) == ["img_1.webp", "img_2.webp", "sign.webp"]
+    for scene in scenes:  # scaled to the run's frame side (320), the word's quad with it
+        image = scene.load()
+        assert max(image.shape[:2]) == 320
+        scale = 320 / (640 if scene.name.startswith("img") else 800)
+        np.testing.assert_allclose(scene.words[0].quad[0], np.array([38, 70]) * scale,
+                                   atol=0.06)
+        x1, y1, x2, y2 = (int(v) for v in scene.words[0].aabb())
+        assert image[y1:y2, x1:x2].min() < 60  # the word's ink is where its quad says
+    with pytest.raises(InputError, match="photo"):
+        make_bundle(tmp_path / "small", run, tmp_path / "data", font_mb=1.0, wheels=False,
+                    photo_mb=0.0001)
+
+
+def test_gpu_script_trains_a_detector_from_the_bundle_alone(detector_bundle, tmp_path):
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install 'engocr[jax]')")
+    bundle, run = detector_bundle
+    out = tmp_path / "out"
+    env = {**os.environ, "BUNDLE": str(bundle), "PYTHON": sys.executable, "WORKERS": "1",
+           "ENGOCR_DATA": str(tmp_path / "no-data")}
+    result = subprocess.run(
+        ["bash", "scripts/gpu_train.sh", str(run), "0.2", str(out), "--batch", "2",
+         "--eval-every", "1000"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    copied = out / "det"
+    assert (copied / "ckpt" / "model.weights.h5").exists()
+    steps = RunState.load(copied / "state.json").step
+    assert steps >= 1
+
+    from engocr.train.det import DetTrainer
+
+    resumed = DetTrainer(copied, DetectorConfig(**TINY_DET, max_side=320), [], batch=2,
+                         data=tmp_path / "no-data")
+    assert resumed.state.step == steps

@@ -118,6 +118,29 @@ def test_whole_words_only_are_training_positives():
             assert w / h < 7 or w / h == pytest.approx(580 / 50, rel=0.08)
 
 
+def test_real_closeup_windows_zoom_in_on_one_whole_word():
+    from engocr.train.det_data import CLOSEUP_HEIGHT, CLOSEUP_UPSCALE
+
+    image = np.full((720, 1280, 3), 200, np.uint8)
+    words = [WordBox(np.array([[100, 100], [300, 100], [300, 140], [100, 140]], np.float32),
+                     "SIGN"),
+             WordBox(np.array([[600, 500], [640, 500], [640, 510], [600, 510]], np.float32),
+                     "tiny")]
+    scene = SceneSample(words=words, image=image, name="t")
+    rng = np.random.default_rng(0)
+    heights = []
+    for _ in range(30):
+        _, boxes, _ = scene_to_input(scene, (512, 384), rng, 1152, closeup=1.0)
+        heights.append((boxes[:, 3] - boxes[:, 1]).max())
+    # The 40-px word, enlarged at most CLOSEUP_UPSCALE times, whole in every window; the 10-px
+    # one is too small to enlarge that far and is never the focus.
+    assert min(heights) >= CLOSEUP_HEIGHT[0] - 1
+    assert max(heights) <= 40 * CLOSEUP_UPSCALE + 1
+    assert np.median(heights) > 55
+    plain = [scene_to_input(scene, (512, 384), rng, 1152)[1] for _ in range(30)]
+    assert np.median([(b[:, 3] - b[:, 1]).max(initial=0) for b in plain]) < 45
+
+
 def test_closeup_scenes_have_large_words():
     from engocr.train.data.backgrounds import PhotoBank
     from engocr.train.data.fonts import find_fonts

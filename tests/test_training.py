@@ -376,6 +376,40 @@ def test_det_windows_often_hold_a_whole_large_word():
     assert whole >= 20
 
 
+def test_real_windows_come_from_workers_in_an_order_a_resumed_run_continues(tmp_path):
+    import cv2
+
+    from engocr.train.det_data import real_window_stream
+
+    folder = tmp_path / "data" / "ic15_train"
+    (folder / "images").mkdir(parents=True)
+    entries = []
+    for k in range(1, 4):
+        image = np.full((360, 640, 3), 60 * k, np.uint8)
+        cv2.imwrite(str(folder / "images" / f"img_{k}.png"), image)
+        entries.append({"image": f"img_{k}.png", "width": 640, "height": 360, "words": [
+            {"quad": [[40, 40], [200, 40], [200, 80], [40, 80]], "text": "WORD",
+             "ignore": False}]})
+    (folder / "gt.json").write_text(json.dumps(entries))
+
+    def windows(start: int, n: int, weights=(1.0, 1.0, 1.0)) -> list:
+        stream = real_window_stream(tmp_path / "data", np.array(weights), 3, start, (128, 96),
+                                    320)
+        try:
+            return [next(stream) for _ in range(n)]
+        finally:
+            stream.close()
+
+    first = windows(0, 6)
+    assert all(w[0].shape == (96, 128, 3) for w in first)
+    for a, b in zip(windows(4, 2), first[4:], strict=True):  # resumed at window 4
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    # Drawn by weight: only the second photo (grey 120, jittered) when it weighs all.
+    only = windows(0, 4, weights=(0.0, 1.0, 0.0))
+    assert all(abs(float(np.median(w[0])) - 120) < 45 for w in only)
+
+
 def test_train_rec_command_builds_the_body_and_follows_the_recipe_it_is_given(tmp_path,
                                                                                monkeypatch):
     from engocr.cli import main

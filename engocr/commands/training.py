@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from engocr.argtypes import COUNT, POSITIVE, SIZE
+from engocr.argtypes import COUNT, FRACTION, POSITIVE, SIZE
 from engocr.errors import InputError
+from engocr.train.bundle import PHOTO_MB
 
 DATA_HELP = ("real data folder (ic15_train, iiit5k_test, ...); default: $ENGOCR_DATA, else "
              "../shared/data beside the source checkout (on a plain install: the first "
@@ -78,15 +79,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rec.set_defaults(func=_train_rec)
 
     bundle = tsub.add_parser("bundle", help="pack what a GPU machine without TensorFlow, "
-                             "network or data needs to train a recognizer run "
+                             "network or data needs to train a recognizer or detector run "
                              "(scripts/gpu_train.sh)")
     bundle.add_argument("--run", type=Path, default=Path("runs/rec/conv2x-32x128"),
-                        help="the recognizer run to be trained (its input size)")
+                        help="the run to be trained: a recognizer's gets the real crops at its "
+                             "input size, a detector's the real photos at its frame side")
     bundle.add_argument("--out", type=Path, default=Path(".gpu"),
                         help="bundle folder (git-ignored .gpu by default)")
     bundle.add_argument("--data", type=Path, default=None, help=DATA_HELP)
     bundle.add_argument("--font-mb", type=float, default=12.0,
                         help="megabytes of font files (one face per family) to pack")
+    bundle.add_argument("--photo-mb", type=float, default=PHOTO_MB,
+                        help="megabytes of real photos for a detector run (the validation "
+                             "photos first, then training photos in random order)")
     bundle.add_argument("--no-wheels", action="store_true",
                         help="skip downloading the Keras wheels (a machine that has Keras)")
     bundle.set_defaults(func=_bundle)
@@ -121,6 +126,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
                      help="turn half the real training windows by up to DEG degrees either "
                           "way, so that an oriented head sees tilted words (a new run only)")
+    det.add_argument("--closeups", type=FRACTION, default=0.0, metavar="SHARE",
+                     help="zoom this share of the real training windows in on one of their "
+                          "words, 48 px to most of the window high, as a camera close to a "
+                          "sign sees it (a new run only)")
     det.add_argument("--oriented", action="store_true",
                      help="predict each word's angle too: oriented boxes, tilted crops read "
                           "level (a new run only; --init-from a level run keeps its boxes)")
@@ -245,7 +254,8 @@ def _bundle(args: argparse.Namespace) -> int:
     use_data(args.data)
     from engocr.train.bundle import DEVICE_BYTES, make_bundle, working_tree_bytes
 
-    sizes = make_bundle(args.out, args.run, args.data, args.font_mb, not args.no_wheels)
+    sizes = make_bundle(args.out, args.run, args.data, args.font_mb, not args.no_wheels,
+                        photo_mb=args.photo_mb)
     tree = working_tree_bytes()
     report = {"bundle": str(args.out), "mib": {k: round(v / 2 ** 20, 1) for k, v in sizes.items()}}
     carried = None if tree is None else tree + sum(sizes.values())
@@ -284,7 +294,8 @@ def _train_det(args: argparse.Namespace) -> int:
                             train_height=th, backbone=args.backbone, alpha=args.alpha,
                             pretrained=pretrained, large_obj_weight=args.large_obj_weight,
                             oriented=args.oriented, synth_tilt=args.synth_tilt,
-                            real_rotate=args.rotate, end_head=args.end_head,
+                            real_rotate=args.rotate, real_closeup=args.closeups,
+                            end_head=args.end_head,
                             **DET_LOSSES[args.loss])
     recipe = INIT_RECIPE if args.init_from else PRETRAINED_RECIPE if pretrained else \
         DEFAULT_RECIPE
@@ -295,6 +306,10 @@ def _train_det(args: argparse.Namespace) -> int:
 
         config = replace(read_config(args.init_from, DetectorConfig), end_head=True)
         recipe = END_HEAD_RECIPE
+    if config.end_head and not config.oriented and not (args.run / "config.json").exists():
+        raise InputError("--end-head needs an oriented detector (--oriented, or --init-from an "
+                         "oriented run): the runtime reads the head's ends for oriented boxes "
+                         "only")
     if args.recipe is not None:
         from engocr.train.loop import read_recipe
 

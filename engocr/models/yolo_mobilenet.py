@@ -61,6 +61,10 @@ class DetectorConfig:
     # Real training windows turned by up to this many degrees either way (half of them):
     # the tilted real words an oriented head learns its angle from (det_data.ROTATED_SHARE).
     real_rotate: float = 0.0
+    # Share of real training windows zoomed so that one of their words is large (48 px to most
+    # of the window high, `det_data.CLOSEUP_HEIGHT`): real large words, and the large
+    # background around them, are few at the runtime's own scale.
+    real_closeup: float = 0.0
     # A fourth output at stride 8 (`ends_s8`, END_CHANNELS): per cell, whether it lies on a
     # word's centre line and how far that word's two ends are, in word heights
     # (`engocr.realtime.end_head`): box ends read where they are seen, not from a cell near a

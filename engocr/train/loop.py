@@ -56,6 +56,7 @@ class RunState:
     best: float = -1.0
     stale_evals: int = 0
     synth_index: int = 0
+    real_index: int = 0  # the detector's real training windows (det_data.real_window_stream)
     averaged: int = 0  # weight snapshots in the current phase's running mean
     seconds: float = 0.0
     history: list = field(default_factory=list)
@@ -174,7 +175,7 @@ class Timer:
 
     def __init__(self, minutes: float | None, checkpoint_minutes: float) -> None:
         self.start = time.time()
-        self.deadline = self.start + minutes * 60 if minutes else None
+        self.deadline = self.start + minutes * 60 if minutes is not None else None
         self.every = checkpoint_minutes * 60
         self.last = self.start
 
@@ -300,9 +301,10 @@ class PhasedTrainer:
         try:
             return self._train(stop, timer)
         finally:
-            stream = getattr(self, "stream", None)
-            if stream is not None:
-                stream.close()  # stops the rendering workers
+            for name in ("stream", "real_stream"):
+                stream = getattr(self, name, None)
+                if stream is not None:
+                    stream.close()  # stops the rendering workers
             stop.restore()
 
     def _train(self, stop: StopFlag, timer: Timer) -> RunState:
