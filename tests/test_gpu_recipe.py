@@ -52,18 +52,25 @@ def test_bundle_holds_the_crops_as_model_inputs(bundle_and_run):
         load_prepared(bundle / "crops.npz", 32, 128)
 
 
-def test_gpu_script_trains_from_the_bundle_alone_and_the_cpu_resumes(bundle_and_run, tmp_path):
+def _gpu_script(bundle: Path, run: Path, tmp_path: Path, minutes: str, *options: str) -> Path:
+    """`scripts/gpu_train.sh` under JAX with the bundle alone (no data folder); the folder it
+    copied the run to."""
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed (pip install 'engocr[jax]')")
-    bundle, run = bundle_and_run
     out = tmp_path / "out"
     env = {**os.environ, "BUNDLE": str(bundle), "PYTHON": sys.executable, "WORKERS": "1",
            "ENGOCR_DATA": str(tmp_path / "no-data")}
-    result = subprocess.run(
-        ["bash", "scripts/gpu_train.sh", str(run), "0.3", str(out), "--batch", "4",
-         "--pool", "64", "--eval-every", "1000"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(["bash", "scripts/gpu_train.sh", str(run), minutes, str(out),
+                             *options], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_gpu_script_trains_from_the_bundle_alone_and_the_cpu_resumes(bundle_and_run, tmp_path):
+    bundle, run = bundle_and_run
+    out = _gpu_script(bundle, run, tmp_path, "0.3", "--batch", "4", "--pool", "64",
+                      "--eval-every", "1000")
     copied = out / "tiny"
     assert (copied / "ckpt" / "model.weights.h5").exists()
     assert (copied / "ckpt" / "optimizer.npz").exists()
@@ -159,17 +166,8 @@ def test_detector_bundle_holds_the_photos_at_the_run_frame_side(detector_bundle,
 
 
 def test_gpu_script_trains_a_detector_from_the_bundle_alone(detector_bundle, tmp_path):
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax is not installed (pip install 'engocr[jax]')")
     bundle, run = detector_bundle
-    out = tmp_path / "out"
-    env = {**os.environ, "BUNDLE": str(bundle), "PYTHON": sys.executable, "WORKERS": "1",
-           "ENGOCR_DATA": str(tmp_path / "no-data")}
-    result = subprocess.run(
-        ["bash", "scripts/gpu_train.sh", str(run), "0.2", str(out), "--batch", "2",
-         "--eval-every", "1000"], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    out = _gpu_script(bundle, run, tmp_path, "0.2", "--batch", "2", "--eval-every", "1000")
     copied = out / "det"
     assert (copied / "ckpt" / "model.weights.h5").exists()
     steps = RunState.load(copied / "state.json").step

@@ -86,27 +86,20 @@ def pack_photos(path: Path, data: Path | None, side: int, photo_mb: float, seed:
     then training photos in random order while they fit in `photo_mb`."""
     import cv2
 
-    from engocr.train.data.importers import (
-        data_root,
-        ic15_scenes,
-        image_number,
-        load_scene_json,
-    )
+    from engocr.train.data.importers import data_root, detector_training_scenes, ic15_scenes
 
-    root = data_root(data)
-    ic03 = load_scene_json(root / "ic03_train") if (root / "ic03_train" / "gt.json").exists() \
-        else []
-    train = [("ic15_train", s) for s in ic15_scenes("train", data)] + \
-        [("ic03_train", s) for s in ic03]
+    n_ic15 = len(ic15_scenes("train", data))
+    train = [("ic15_train" if k < n_ic15 else "ic03_train", scene, True)
+             for k, scene in enumerate(detector_training_scenes(data))]
     if not train:
-        raise InputError(f"no detector training photos in {root}: point --data at "
+        raise InputError(f"no detector training photos in {data_root(data)}: point --data at "
                          "../shared/data")
-    order = [("ic15_train", s) for s in ic15_scenes("val", data)] + \
+    order = [("ic15_train", scene, False) for scene in ic15_scenes("val", data)] + \
         [train[int(i)] for i in np.random.default_rng(seed).permutation(len(train))]
     entries: dict[str, list] = {}
     budget, total, packed_training = photo_mb * 1e6, 0, 0
     with tarfile.open(path, "w") as tar:
-        for folder, scene in order:
+        for folder, scene, training in order:
             image = scene.load()
             scene.release()
             f = min(1.0, side / max(image.shape[:2]))
@@ -116,7 +109,7 @@ def pack_photos(path: Path, data: Path | None, side: int, photo_mb: float, seed:
             if total + encoded.nbytes > budget:
                 continue
             total += encoded.nbytes
-            packed_training += image_number(scene.name) <= 900 or folder != "ic15_train"
+            packed_training += training
             name = f"{Path(scene.name).stem}.webp"
             _add_bytes(tar, f"{folder}/images/{name}", encoded.tobytes())
             entries.setdefault(folder, []).append({

@@ -62,10 +62,10 @@ MAX_BOXES = 100
 # Share of the real training picks that are ICDAR 2003 photos (246 of the 1,146 real photos,
 # so 21% if drawn evenly): their words are large, the detector's weak side.
 IC03_SHARE = 0.35
-# IoU objectness targets (yolov5) put scores lower than YOLOv3's: the sweep starts at 0.1.
 # Words this many frame pixels high and taller are "large" in each evaluation's record: the
 # runtime's weak side (issue 25), logged beside the H-mean that picks the weights.
 LARGE_WORD = 48
+# IoU objectness targets (yolov5) put scores lower than YOLOv3's: the sweep starts at 0.1.
 EVAL_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 
@@ -310,7 +310,7 @@ class DetTrainer(PhasedTrainer):
         """P/R/H on ic15 validation and synthetic validation, each at its best score threshold
         (a fixed threshold would favour checkpoints whose scores happen to sit near it)."""
         from engocr.train.evaluate import best_threshold, curve_from, detections_by_threshold
-        from engocr.train.metrics import detection_breakdown
+        from engocr.train.metrics import detection_breakdown, recall_above
         from engocr.train.runs import detector_over
 
         phase = self.recipe[min(self.state.phase, len(self.recipe) - 1)]
@@ -326,20 +326,13 @@ class DetTrainer(PhasedTrainer):
                 scores.update({f"{name}_{k}": v for k, v in curve[best].items()})
                 scores[f"{name}_threshold"] = best
                 breakdown = detection_breakdown(*found[best], best)
-                scores[f"{name}_recall_large"] = _recall_from(breakdown, LARGE_WORD)
+                scores[f"{name}_recall_large"] = recall_above(breakdown, LARGE_WORD)
                 if self.config.end_head:
                     # Words cut at an end (`edge_summary`), and the H-mean for boxes pushed
                     # past their word: an end head's run keeps the weights best at both.
                     scores[f"{name}_cut"] = breakdown["edges"].get("cut_either", 0.0)
                     scores[f"{name}_ends"] = curve[best]["hmean"] * (1.0 - scores[f"{name}_cut"])
         return scores
-
-
-def _recall_from(breakdown: dict, min_height: float) -> float:
-    """Recall over the words at least `min_height` frame pixels high (`detection_breakdown`)."""
-    bins = [b for b in breakdown["recall_by_height"] if b["min"] >= min_height]
-    words = sum(b["words"] for b in bins)
-    return sum(b["recall"] * b["words"] for b in bins) / words if words else 0.0
 
 
 def _level_obbs(boxes: np.ndarray) -> np.ndarray:
