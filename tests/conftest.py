@@ -46,6 +46,27 @@ def write_crop_set(folder: Path, words: list[str]) -> Path:
     return folder
 
 
+def write_photo_set(folder: Path, names: list[str], size: tuple[int, int],
+                    greys: list[int] | None = None) -> Path:
+    """Photos in the shared layout (`images/` + `gt.json`) of `size` (w, h), each a plain
+    `greys[k]` (default 200) with the word OPEN drawn in black where its quad in gt.json says."""
+    import json
+
+    import cv2
+
+    (folder / "images").mkdir(parents=True)
+    entries = []
+    for k, name in enumerate(names):
+        image = np.full((size[1], size[0], 3), 200 if greys is None else greys[k], np.uint8)
+        cv2.putText(image, "OPEN", (40, 120), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 5)
+        cv2.imwrite(str(folder / "images" / name), image)
+        entries.append({"image": name, "width": size[0], "height": size[1],
+                        "words": [{"quad": [[38, 70], [230, 70], [230, 128], [38, 128]],
+                                   "text": "OPEN", "ignore": False}]})
+    (folder / "gt.json").write_text(json.dumps(entries))
+    return folder
+
+
 def synthetic_detector_batch(config, n: int = 2, size=(128, 96)):
     """Input windows, per-scale targets and true boxes (zero-padded to 100) of `n` synthetic
     scenes, as the detector trainer feeds its step (numpy, any Keras backend)."""

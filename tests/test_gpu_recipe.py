@@ -18,7 +18,7 @@ from engocr.errors import InputError
 from engocr.models.crnn import CRNNConfig
 from engocr.models.yolo_mobilenet import DetectorConfig
 from engocr.train.loop import Phase, RunState
-from tests.conftest import TINY_DET, TINY_REC, write_crop_set
+from tests.conftest import TINY_DET, TINY_REC, write_crop_set, write_photo_set
 
 pytestmark = pytest.mark.slow
 
@@ -106,29 +106,13 @@ def test_gpu_script_says_what_is_missing(tmp_path):
         assert part in result.stderr or "fonts.tar.gz" in result.stderr
 
 
-def _write_photos(folder: Path, names: list[str], size: tuple[int, int]) -> None:
-    """Photos in the shared layout, each with one word drawn and its quad in gt.json."""
-    import cv2
-
-    (folder / "images").mkdir(parents=True)
-    entries = []
-    for name in names:
-        image = np.full((size[1], size[0], 3), 200, np.uint8)
-        cv2.putText(image, "OPEN", (40, 120), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 5)
-        cv2.imwrite(str(folder / "images" / name), image)
-        entries.append({"image": name, "width": size[0], "height": size[1],
-                        "words": [{"quad": [[38, 70], [230, 70], [230, 128], [38, 128]],
-                                   "text": "OPEN", "ignore": False}]})
-    (folder / "gt.json").write_text(json.dumps(entries))
-
-
 @pytest.fixture()
 def detector_bundle(tmp_path):
     from engocr.train.bundle import make_bundle
 
     data = tmp_path / "data"
-    _write_photos(data / "ic15_train", ["img_1.jpg", "img_2.jpg", "img_901.jpg"], (640, 360))
-    _write_photos(data / "ic03_train", ["sign.jpg"], (800, 600))
+    write_photo_set(data / "ic15_train", ["img_1.jpg", "img_2.jpg", "img_901.jpg"], (640, 360))
+    write_photo_set(data / "ic03_train", ["sign.jpg"], (800, 600))
     run = tmp_path / "runs" / "det"
     run.mkdir(parents=True)
     config = DetectorConfig(**TINY_DET, max_side=320)

@@ -10,7 +10,7 @@ import pytest
 
 from engocr.models.crnn import CRNNConfig
 from engocr.train.loop import Phase
-from tests.conftest import TINY_DET, TINY_REC, synthetic_detector_batch
+from tests.conftest import TINY_DET, TINY_REC, synthetic_detector_batch, write_photo_set
 
 pytestmark = pytest.mark.slow
 WORDS = ["EXIT", "open", "Cafe", "42", "SALE", "tea", "Bus", "9:30"]
@@ -377,20 +377,10 @@ def test_det_windows_often_hold_a_whole_large_word():
 
 
 def test_real_windows_come_from_workers_in_an_order_a_resumed_run_continues(tmp_path):
-    import cv2
-
     from engocr.train.det_data import real_window_stream
 
-    folder = tmp_path / "data" / "ic15_train"
-    (folder / "images").mkdir(parents=True)
-    entries = []
-    for k in range(1, 4):
-        image = np.full((360, 640, 3), 60 * k, np.uint8)
-        cv2.imwrite(str(folder / "images" / f"img_{k}.png"), image)
-        entries.append({"image": f"img_{k}.png", "width": 640, "height": 360, "words": [
-            {"quad": [[40, 40], [200, 40], [200, 80], [40, 80]], "text": "WORD",
-             "ignore": False}]})
-    (folder / "gt.json").write_text(json.dumps(entries))
+    write_photo_set(tmp_path / "data" / "ic15_train", ["img_1.png", "img_2.png", "img_3.png"],
+                    (640, 360), greys=[60, 120, 180])
 
     def windows(start: int, n: int, weights=(1.0, 1.0, 1.0)) -> list:
         stream = real_window_stream(tmp_path / "data", np.array(weights), 3, start, (128, 96),

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from engocr.argtypes import COUNT, FRACTION, POSITIVE, SIZE
 from engocr.errors import InputError
-from engocr.train.bundle import PHOTO_MB
 
 DATA_HELP = ("real data folder (ic15_train, iiit5k_test, ...); default: $ENGOCR_DATA, else "
              "../shared/data beside the source checkout (on a plain install: the first "
@@ -89,7 +88,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     bundle.add_argument("--data", type=Path, default=None, help=DATA_HELP)
     bundle.add_argument("--font-mb", type=float, default=12.0,
                         help="megabytes of font files (one face per family) to pack")
-    bundle.add_argument("--photo-mb", type=float, default=PHOTO_MB,
+    bundle.add_argument("--photo-mb", type=float, default=20.0,
                         help="megabytes of real photos for a detector run (the validation "
                              "photos first, then training photos in random order)")
     bundle.add_argument("--no-wheels", action="store_true",

@@ -86,11 +86,10 @@ def pack_photos(path: Path, data: Path | None, side: int, photo_mb: float, seed:
     then training photos in random order while they fit in `photo_mb`."""
     import cv2
 
-    from engocr.train.data.importers import data_root, detector_training_scenes, ic15_scenes
+    from engocr.train.data.importers import data_root, detector_training_sets, ic15_scenes
 
-    n_ic15 = len(ic15_scenes("train", data))
-    train = [("ic15_train" if k < n_ic15 else "ic03_train", scene, True)
-             for k, scene in enumerate(detector_training_scenes(data))]
+    train = [(folder, scene, True) for folder, scenes in detector_training_sets(data).items()
+             for scene in scenes]
     if not train:
         raise InputError(f"no detector training photos in {data_root(data)}: point --data at "
                          "../shared/data")

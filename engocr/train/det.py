@@ -26,7 +26,11 @@ from engocr.realtime.end_head import encode_end_targets  # noqa: E402
 from engocr.train import det_data  # noqa: E402
 from engocr.train.checkpoints import has_checkpoint  # noqa: E402
 from engocr.train.compiled import make_forward, make_train_step  # noqa: E402
-from engocr.train.data.importers import detector_training_scenes, ic15_scenes  # noqa: E402
+from engocr.train.data.importers import (  # noqa: E402
+    detector_training_scenes,
+    detector_training_sets,
+    ic15_scenes,
+)
 from engocr.train.det_targets import (  # noqa: E402
     encode_targets,
     kmeans_anchors,
@@ -155,6 +159,7 @@ class DetTrainer(PhasedTrainer):
     """Holds the model, optimizer, data and state of one detector run folder."""
 
     primary_metric = "ic15_val_hmean"
+    stream_names = ("stream", "real_stream")
 
     def __init__(self, run_dir: Path, config: DetectorConfig, recipe: list[Phase],
                  batch: int = 16, seed: int = 1, data: str | None = None,
@@ -232,9 +237,9 @@ class DetTrainer(PhasedTrainer):
         return load_detector_model(run_dir)[0]
 
     def prepare(self) -> None:
-        self.real = detector_training_scenes(self.data)
-        n_ic15 = len(ic15_scenes("train", self.data))
-        n_ic03 = len(self.real) - n_ic15
+        sets = detector_training_sets(self.data)
+        self.real = sets["ic15_train"] + sets["ic03_train"]
+        n_ic15, n_ic03 = len(sets["ic15_train"]), len(sets["ic03_train"])
         weights = np.ones(len(self.real))
         if n_ic03 and n_ic15:
             weights[n_ic15:] = IC03_SHARE / (1 - IC03_SHARE) * n_ic15 / n_ic03

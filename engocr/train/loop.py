@@ -215,6 +215,9 @@ class PhasedTrainer:
     `load_source()` for `start_from`).
     """
 
+    # Attributes holding the rendering streams `prepare()` starts; closed when training ends.
+    stream_names: tuple[str, ...] = ("stream",)
+
     primary_metric = ""
 
     def _init_state(self) -> None:
@@ -301,7 +304,7 @@ class PhasedTrainer:
         try:
             return self._train(stop, timer)
         finally:
-            for name in ("stream", "real_stream"):
+            for name in self.stream_names:
                 stream = getattr(self, name, None)
                 if stream is not None:
                     stream.close()  # stops the rendering workers

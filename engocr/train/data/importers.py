@@ -181,8 +181,14 @@ def ic15_scenes(part: str, data: str | Path | None = None, required: bool = Fals
     return []
 
 
-def detector_training_scenes(data: str | Path | None = None) -> list[SceneSample]:
-    """Every real photo the detector may train on: ic15 1-900 and all of ic03_train."""
+def detector_training_sets(data: str | Path | None = None) -> dict[str, list[SceneSample]]:
+    """The real photos the detector may train on, by the folder they come from: ic15_train
+    (images 1-900) and all of ic03_train (empty where absent)."""
     ic03 = data_root(data) / "ic03_train"
-    extra = load_scene_json(ic03) if (ic03 / "gt.json").exists() else []
-    return ic15_scenes("train", data) + extra
+    return {"ic15_train": ic15_scenes("train", data),
+            "ic03_train": load_scene_json(ic03) if (ic03 / "gt.json").exists() else []}
+
+
+def detector_training_scenes(data: str | Path | None = None) -> list[SceneSample]:
+    """Every real photo the detector may train on: ic15 1-900, then all of ic03_train."""
+    return [scene for scenes in detector_training_sets(data).values() for scene in scenes]
