@@ -144,6 +144,24 @@ def test_averaging_phase_scores_and_keeps_the_mean_of_its_snapshots(tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
+def test_a_phase_that_ends_between_evaluations_scores_its_last_weights(tmp_path):
+    """A phase whose length is no multiple of `eval_every` is evaluated at its end too: an
+    averaging phase's full mean was once dropped unscored at the end of a run."""
+    import csv
+
+    from engocr.train.rec import RecTrainer
+
+    run = tmp_path / "run"
+    recipe = [Phase("a", 5, 1e-3), Phase("avg", 3, 1e-4, average_every=1)]
+    trainer = RecTrainer(run, CRNNConfig(**TINY_REC), recipe, batch=4,
+                         data=tmp_path / "none", eval_every=4)
+    trainer.train()
+    with open(run / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(int(r["step"]), r["phase"]) for r in rows] == [(4, "a"), (5, "a"), (8, "avg")]
+    assert rows[-1]["averaged"] == "3"
+
+
 def test_averaging_resumes_with_its_running_mean(tmp_path):
     from engocr.train.rec import RecTrainer
 

@@ -89,8 +89,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     bundle.add_argument("--font-mb", type=float, default=12.0,
                         help="megabytes of font files (one face per family) to pack")
     bundle.add_argument("--photo-mb", type=float, default=20.0,
-                        help="megabytes of real photos for a detector run (the validation "
-                             "photos first, then training photos in random order)")
+                        help="megabytes of the real photos' tar for a detector run (the "
+                             "validation photos first, a lettering run's word crops next, "
+                             "then training photos in random order)")
     bundle.add_argument("--no-wheels", action="store_true",
                         help="skip downloading the Keras wheels (a machine that has Keras)")
     bundle.set_defaults(func=_bundle)
@@ -129,6 +130,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="zoom this share of the real training windows in on one of their "
                           "words, 48 px to most of the window high, as a camera close to a "
                           "sign sees it (a new run only)")
+    det.add_argument("--lettering", type=FRACTION, default=0.0, metavar="SHARE",
+                     help="make this share of the synthetic scenes close-ups of real word "
+                          "crops (IIIT5K and SVT training crops: sign and shop-front "
+                          "lettering) pasted large (a new run only)")
     det.add_argument("--oriented", action="store_true",
                      help="predict each word's angle too: oriented boxes, tilted crops read "
                           "level (a new run only; --init-from a level run keeps its boxes)")
@@ -294,6 +299,7 @@ def _train_det(args: argparse.Namespace) -> int:
                             pretrained=pretrained, large_obj_weight=args.large_obj_weight,
                             oriented=args.oriented, synth_tilt=args.synth_tilt,
                             real_rotate=args.rotate, real_closeup=args.closeups,
+                            synth_lettering=args.lettering,
                             end_head=args.end_head,
                             **DET_LOSSES[args.loss])
     recipe = INIT_RECIPE if args.init_from else PRETRAINED_RECIPE if pretrained else \

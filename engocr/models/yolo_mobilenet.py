@@ -65,6 +65,10 @@ class DetectorConfig:
     # of the window high, `det_data.CLOSEUP_HEIGHT`): real large words, and the large
     # background around them, are few at the runtime's own scale.
     real_closeup: float = 0.0
+    # Share of the synthetic scenes that are close-ups of real photographed word crops
+    # (`engocr.train.data.lettering`): bold sign and shop-front lettering, which the detector
+    # scored below large background.
+    synth_lettering: float = 0.0
     # A fourth output at stride 8 (`ends_s8`, END_CHANNELS): per cell, whether it lies on a
     # word's centre line and how far that word's two ends are, in word heights
     # (`engocr.realtime.end_head`): box ends read where they are seen, not from a cell near a

@@ -51,8 +51,9 @@ def make_bundle(out: Path, run_dir: Path, data: Path | None = None, font_mb: flo
         from engocr.models.yolo_mobilenet import DetectorConfig
         from engocr.train.loop import read_config
 
-        side = read_config(run_dir, DetectorConfig).frame_side
-        sizes["photos"] = pack_photos(out / "photos.tar", data, side, photo_mb, seed)
+        config = read_config(run_dir, DetectorConfig)
+        sizes["photos"] = pack_photos(out / "photos.tar", data, config.frame_side, photo_mb,
+                                      seed, lettering=config.synth_lettering > 0)
     else:
         sizes["crops"] = _save_crops(out / "crops.npz", run_dir, data)
     if wheels:
@@ -78,49 +79,93 @@ def _save_crops(path: Path, run_dir: Path, data: Path | None) -> int:
     return save_prepared(path, sets).stat().st_size
 
 
-def pack_photos(path: Path, data: Path | None, side: int, photo_mb: float, seed: int = 0
-                ) -> int:
+def pack_photos(path: Path, data: Path | None, side: int, photo_mb: float, seed: int = 0,
+                lettering: bool = False) -> int:
     """The detector's real photos as a data folder in the shared layout (`ic15_train/` and
     `ic03_train/`: `gt.json` and `images/`) inside an uncompressed tar: each photo scaled down
     to `side` (its words' quads with it) and WebP-encoded, the ic15 validation photos first,
-    then training photos in random order while they fit in `photo_mb`."""
-    import cv2
-
+    then training photos in random order while the images come to at most `photo_mb`. With
+    `lettering`, the word crops that `lettering.CROP_SETS` names go in after the validation
+    photos (about 2 MB: `crops/` and `labels.json`, as in the shared folder)."""
     from engocr.train.data.importers import data_root, detector_training_sets, ic15_scenes
 
-    train = [(folder, scene, True) for folder, scenes in detector_training_sets(data).items()
+    train = [(folder, scene) for folder, scenes in detector_training_sets(data).items()
              for scene in scenes]
     if not train:
         raise InputError(f"no detector training photos in {data_root(data)}: point --data at "
                          "../shared/data")
-    order = [("ic15_train", scene, False) for scene in ic15_scenes("val", data)] + \
-        [train[int(i)] for i in np.random.default_rng(seed).permutation(len(train))]
     entries: dict[str, list] = {}
-    budget, total, packed_training = photo_mb * 1e6, 0, 0
+    budget, packed_training, misses = photo_mb * 1e6, 0, 0
     with tarfile.open(path, "w") as tar:
-        for folder, scene, training in order:
-            image = scene.load()
-            scene.release()
-            f = min(1.0, side / max(image.shape[:2]))
-            if f < 1.0:
-                image = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-            encoded = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, PHOTO_QUALITY])[1]
-            if total + encoded.nbytes > budget:
-                continue
-            total += encoded.nbytes
-            packed_training += training
-            name = f"{Path(scene.name).stem}.webp"
-            _add_bytes(tar, f"{folder}/images/{name}", encoded.tobytes())
-            entries.setdefault(folder, []).append({
-                "image": name, "width": image.shape[1], "height": image.shape[0],
-                "words": [{"quad": (w.quad * f).round(1).tolist(), "text": w.text,
-                           "ignore": w.ignore} for w in scene.words]})
+        for scene in ic15_scenes("val", data):
+            budget -= _add_photo(tar, entries, "ic15_train", scene, side)
+        if lettering:
+            budget -= _pack_lettering(tar, data)
+        for i in np.random.default_rng(seed).permutation(len(train)):
+            folder, scene = train[int(i)]
+            added = _add_photo(tar, entries, folder, scene, side, budget)
+            budget -= added
+            packed_training += added > 0
+            misses = 0 if added else misses + 1
+            if misses >= 20:  # the budget is full: the rest would only be encoded and dropped
+                break
         for folder, listed in entries.items():
             _add_bytes(tar, f"{folder}/gt.json", json.dumps(listed).encode())
     if packed_training == 0:
         path.unlink()
         raise InputError(f"no training photo fits in --photo-mb {photo_mb:g}")
     return path.stat().st_size
+
+
+def _add_photo(tar: tarfile.TarFile, entries: dict[str, list], folder: str, scene,
+               side: int, room: float = float("inf")) -> int:
+    """Add `scene`'s photo scaled down to `side` and WebP-encoded, and its entry for the
+    folder's `gt.json`, if it fits in `room` bytes; its bytes (0: not added)."""
+    import cv2
+
+    image = scene.load()
+    scene.release()
+    f = min(1.0, side / max(image.shape[:2]))
+    if f < 1.0:
+        image = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    encoded = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, PHOTO_QUALITY])[1]
+    if encoded.nbytes > room:
+        return 0
+    name = f"{Path(scene.name).stem}.webp"
+    _add_bytes(tar, f"{folder}/images/{name}", encoded.tobytes())
+    entries.setdefault(folder, []).append({
+        "image": name, "width": image.shape[1], "height": image.shape[0],
+        "words": [{"quad": (w.quad * f).round(1).tolist(), "text": w.text,
+                   "ignore": w.ignore} for w in scene.words]})
+    return encoded.nbytes
+
+
+def _pack_lettering(tar: tarfile.TarFile, data: Path | None) -> int:
+    """The lettering crops (`lettering.CROP_SETS`) WebP-encoded, each set as `crops/` and
+    `labels.json` (a set that is absent is left out, as the trainer leaves it out); their
+    bytes."""
+    import cv2
+
+    from engocr.train.data.importers import data_root, load_crop_folder
+    from engocr.train.data.lettering import CROP_SETS
+
+    total = 0
+    for name in CROP_SETS:
+        folder = data_root(data) / name
+        if not (folder / "labels.json").exists():
+            continue
+        labels = {}
+        for sample in load_crop_folder(folder):
+            image = cv2.imread(str(sample.path), cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            file = f"{Path(sample.name).stem}.webp"
+            encoded = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, PHOTO_QUALITY])[1]
+            _add_bytes(tar, f"{name}/crops/{file}", encoded.tobytes())
+            labels[file] = sample.text
+            total += encoded.nbytes
+        _add_bytes(tar, f"{name}/labels.json", json.dumps(labels).encode())
+    return total
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, payload: bytes) -> None:

@@ -253,7 +253,8 @@ class DetTrainer(PhasedTrainer):
         self.synth_val = [gen[i] for i in range(40)]
         self.stream = det_data.synth_scene_stream(self.seed, self.state.synth_index, self.size,
                                                   self.config.frame_side, self.workers,
-                                                  self.config.oriented, self.config.synth_tilt)
+                                                  self.config.oriented, self.config.synth_tilt,
+                                                  self.config.synth_lettering)
         # Real windows cost about half a synthetic scene's rendering: a third of the workers.
         self.real_stream = det_data.real_window_stream(
             self.data, weights, self.seed, self.state.real_index, self.size,

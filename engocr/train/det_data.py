@@ -177,20 +177,23 @@ def _render(args: tuple):
     seed, index, width, height, frame_side, *rest = args
     oriented = bool(rest and rest[0])
     tilt = float(rest[1]) if len(rest) > 1 else 1.0
-    gen = _GEN.get((seed, tilt))
+    lettering = float(rest[2]) if len(rest) > 2 else 0.0
+    gen = _GEN.get((seed, tilt, lettering))
     if gen is None:
-        gen = _GEN[(seed, tilt)] = SynthScenes(seed=seed, size=SYNTH_FRAME, tilt=tilt)
+        gen = _GEN[(seed, tilt, lettering)] = SynthScenes(seed=seed, size=SYNTH_FRAME, tilt=tilt,
+                                                          lettering_p=lettering)
     rng = np.random.default_rng([seed, index, 7])
     return scene_to_input(gen[index], (width, height), rng, frame_side, oriented=oriented)
 
 
 def synth_scene_stream(seed: int, start: int, size: tuple[int, int], frame_side: int,
-                       workers: int = 1, oriented: bool = False, tilt: float = 1.0
+                       workers: int = 1, oriented: bool = False, tilt: float = 1.0,
+                       lettering: float = 0.0
                        ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Endless synthetic detector samples rendered in worker processes (`scene_to_input`;
-    `tilt`: `SynthScenes.tilt`)."""
+    `tilt` and `lettering`: `SynthScenes.tilt` and `.lettering_p`)."""
     return rendered_stream(_render, lambda i: (seed, i, size[0], size[1], frame_side, oriented,
-                                               tilt), start, workers)
+                                               tilt, lettering), start, workers)
 
 
 _REAL: dict = {}

@@ -347,6 +347,9 @@ class PhasedTrainer:
             bar.close()
             if stop.stop or timer.expired():
                 break
+            if losses:  # the phase ended between evaluations: score its last weights (an
+                # averaging phase's full mean), which would otherwise never be looked at
+                self._end_of_interval(phase, losses, time.time() - t0)
             self.state.phase += 1
             self.state.phase_start = self.state.step
             self.state.stale_evals = 0

@@ -66,15 +66,26 @@ class PhotoBank:
 
     def patch(self, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         """A random region of a random photo, resized to (h, w); labels are not kept."""
-        img = self.scenes[int(rng.integers(len(self.scenes)))].image
+        return self.patch_with_words(rng, h, w)[0]
+
+    def patch_with_words(self, rng: np.random.Generator, h: int, w: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """`patch`, and the quads (n, 4, 2, patch pixels) of the photo's words that reach into
+        it, so that a caller can keep them out of its negatives."""
+        scene = self.scenes[int(rng.integers(len(self.scenes)))]
+        img = scene.image
         H, W = img.shape[:2]
         ph = int(rng.uniform(0.05, 0.5) * H)
         pw = int(min(W, max(8, ph * w / max(h, 1))))
         ph = max(8, min(H, ph))
         y, x = int(rng.integers(0, H - ph + 1)), int(rng.integers(0, W - pw + 1))
         grow = w > pw or h > ph
-        return cv2.resize(img[y:y + ph, x:x + pw], (w, h),
-                          interpolation=cv2.INTER_LINEAR if grow else cv2.INTER_AREA)
+        patch = cv2.resize(img[y:y + ph, x:x + pw], (w, h),
+                           interpolation=cv2.INTER_LINEAR if grow else cv2.INTER_AREA)
+        quads = np.array([word.quad for word in scene.words], np.float32).reshape(-1, 4, 2)
+        quads = (quads - [x, y]) * [w / pw, h / ph]
+        inside = (quads.max(1) > 0).all(1) & (quads.min(1) < [w, h]).all(1)
+        return patch, quads[inside]
 
 
 @functools.lru_cache(maxsize=2)

@@ -136,11 +136,14 @@ class SynthCrops:
 class SynthScenes:
     """Detector samples: frames with signs and labels, each word's quad exact. A share of them
     (`closeup_p`) are close-ups: one to three short lines filling much of the frame, as a sign,
-    label or whiteboard held up to a webcam shows (the detector used to miss most of those)."""
+    label or whiteboard held up to a webcam shows (the detector used to miss most of those).
+    Another share (`lettering_p`, off by default: no random draw is made for it at 0, so a seed
+    renders the scenes it always did) are close-ups of real photographed word crops
+    (`lettering.paste_lettering`)."""
 
     def __init__(self, seed: int = 0, size: tuple[int, int] = (640, 480),
                  photo_p: float = 0.5, bank: PhotoBank | None = None, closeup_p: float = 0.3,
-                 tilt: float = 1.0):
+                 tilt: float = 1.0, lettering_p: float = 0.0):
         self.seed = seed
         self.size = size
         # Spread of the text's rotation, x the default (about 4 degrees standard deviation in
@@ -149,6 +152,7 @@ class SynthScenes:
         self.tilt = tilt
         self.photo_p = photo_p
         self.closeup_p = closeup_p
+        self.lettering_p = lettering_p
         self.bank = bank if bank is not None else photo_bank()
 
     def _photo_scene(self, rng: np.random.Generator) -> tuple[np.ndarray, list[WordBox]]:
@@ -180,6 +184,10 @@ class SynthScenes:
     def __getitem__(self, index: int) -> SceneSample:
         rng = _rng(self.seed, index)
         w, h = self.size
+        if self.lettering_p > 0 and rng.random() < self.lettering_p:
+            made = self._lettering(rng, index)
+            if made is not None:
+                return made
         if rng.random() < self.closeup_p:
             return self._closeup(rng, index)
         if len(self.bank) and rng.random() < self.photo_p:
@@ -239,6 +247,27 @@ class SynthScenes:
             words = [WordBox(q, t) for q, t in zip(quads, block.texts, strict=True)]
         scene = webcam_degrade(scene, rng, scale=1.0, strength=0.8)
         return SceneSample(words=words, image=scene, name=f"synth-closeup-{index}")
+
+    def _lettering(self, rng: np.random.Generator, index: int) -> SceneSample | None:
+        """A close-up of real word crops; None where no crops are found."""
+        from engocr.train.data.lettering import lettering_bank, paste_lettering
+
+        crops = lettering_bank().crops
+        if not crops:
+            return None
+        w, h = self.size
+        unread = np.zeros((0, 4, 2), np.float32)  # the background photo's own words
+        if len(self.bank) and rng.random() < 0.5:
+            scene, unread = self.bank.patch_with_words(rng, h, w)
+        else:
+            scene = procedural(rng, h, w)
+        pasted = paste_lettering(scene, crops, rng, self.tilt)
+        scene = webcam_degrade(scene, rng, scale=1.0, strength=0.8)
+        # The photo's words are don't-care: enlarged and partly covered, they are neither a
+        # word to find nor background.
+        words = [WordBox(q, "", ignore=True) for q in unread]
+        return SceneSample(words=words + [WordBox(q, t) for q, t in pasted], image=scene,
+                           name=f"synth-lettering-{index}")
 
 
 def _closeup_block(rng: np.random.Generator, w: int, h: int, tilt: float = 1.0):
