@@ -222,7 +222,9 @@ def test_det_training_resumes_at_the_step_it_stopped(tmp_path):
     recipe = json.loads((run / "recipe.json").read_text())
     (run / "recipe.json").write_text(json.dumps(recipe + [asdict(second)]))
     b = DetTrainer(run, config, [first], batch=2, data=none, eval_every=1000)
-    assert b.state.step == 3 and b.state.synth_index == 6 and len(b.recipe) == 2
+    # 6 samples trained on, and those the phase-end evaluation re-estimated batch norms with
+    assert b.state.step == 3 and b.state.synth_index == state.synth_index >= 6
+    assert len(b.recipe) == 2
     assert b.config.anchors == a.config.anchors
     for got, want in zip(b.model.get_weights(), saved, strict=True):
         np.testing.assert_array_equal(got, want)
