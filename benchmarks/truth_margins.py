@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engocr.realtime.box_ends import STRIP_ROWS, ink_profile
+from engocr.realtime.box_ends import STRIP_ROWS, ink_columns, ink_profile
 from engocr.realtime.oriented import quads_to_obbs
 from engocr.train.data.importers import ic15_scenes
 from engocr.train.data.paths import data_root
@@ -40,9 +40,8 @@ def end_margins(image: np.ndarray, quad: np.ndarray, ink: float) -> tuple[float,
     n = len(profile)
     if n < 8:
         return None
-    level = np.median(profile[n // 4:n - n // 4])
-    columns = np.flatnonzero(profile >= ink * level)
-    if level <= 1e-3 or not len(columns):
+    columns = np.flatnonzero(ink_columns(profile, 0, n, ink))
+    if not len(columns):
         return None
     return columns[0] / STRIP_ROWS, (n - 1 - columns[-1]) / STRIP_ROWS
 

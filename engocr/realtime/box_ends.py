@@ -75,6 +75,18 @@ def ink_profile(image: np.ndarray, cx: float, cy: float, w: float, h: float, ang
 
 
 @njit(cache=True, nogil=True)
+def ink_columns(profile: np.ndarray, start: int, end: int, ink: float) -> np.ndarray:
+    """Which columns of `profile` hold ink: a spread at least `ink` x the median spread of the
+    middle half of the box's columns [start, end); none where that median is nil (a blank
+    box)."""
+    quarter = (end - start) // 4
+    level = np.median(profile[start + quarter:end - quarter])
+    if level <= 1e-3:
+        return np.zeros(len(profile), np.bool_)
+    return profile >= ink * level
+
+
+@njit(cache=True, nogil=True)
 def _walk(ink: np.ndarray, start: int, step: int, gap: int) -> int:
     """From column `start` in direction `step`, the first column of a run of `gap` columns
     without ink (a shorter run that reaches the strip's end counts); -1 where there is none."""
@@ -111,11 +123,7 @@ def snap_ends_kernel(image: np.ndarray, obbs: np.ndarray, reach: float, gap: flo
         start, end = reach_cols, cols - reach_cols  # the box's ends in strip columns
         if end - start < 4:
             continue
-        quarter = (end - start) // 4
-        level = np.median(profile[start + quarter:end - quarter])
-        if level <= 1e-3:
-            continue
-        is_ink = profile >= ink * level
+        is_ink = ink_columns(profile, start, end, ink)
         new_start, new_end = start, end
         if is_ink[end - 1] and end < cols and is_ink[end]:
             j = _walk(is_ink, end, 1, gap_cols)

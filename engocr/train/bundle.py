@@ -128,7 +128,7 @@ def _add_photo(tar: tarfile.TarFile, entries: dict[str, list], folder: str, scen
     f = min(1.0, side / max(image.shape[:2]))
     if f < 1.0:
         image = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    encoded = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, PHOTO_QUALITY])[1]
+    encoded = _webp(image)
     if encoded.nbytes > room:
         return 0
     name = f"{Path(scene.name).stem}.webp"
@@ -160,12 +160,19 @@ def _pack_lettering(tar: tarfile.TarFile, data: Path | None) -> int:
             if image is None:
                 continue
             file = f"{Path(sample.name).stem}.webp"
-            encoded = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, PHOTO_QUALITY])[1]
+            encoded = _webp(image)
             _add_bytes(tar, f"{name}/crops/{file}", encoded.tobytes())
             labels[file] = sample.text
             total += encoded.nbytes
         _add_bytes(tar, f"{name}/labels.json", json.dumps(labels).encode())
     return total
+
+
+def _webp(image: np.ndarray) -> np.ndarray:
+    """`image` as WebP bytes at PHOTO_QUALITY."""
+    import cv2
+
+    return cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, PHOTO_QUALITY])[1]
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, payload: bytes) -> None:

@@ -174,10 +174,7 @@ SYNTH_FRAME = (640, 480)
 def _render(args: tuple):
     from engocr.train.data.synth import SynthScenes
 
-    seed, index, width, height, frame_side, *rest = args
-    oriented = bool(rest and rest[0])
-    tilt = float(rest[1]) if len(rest) > 1 else 1.0
-    lettering = float(rest[2]) if len(rest) > 2 else 0.0
+    seed, index, width, height, frame_side, oriented, tilt, lettering = args
     gen = _GEN.get((seed, tilt, lettering))
     if gen is None:
         gen = _GEN[(seed, tilt, lettering)] = SynthScenes(seed=seed, size=SYNTH_FRAME, tilt=tilt,

@@ -16,7 +16,7 @@ import numpy as np
 
 from engocr.train.data.importers import load_crop_folder
 from engocr.train.data.paths import data_root
-from engocr.train.data.render import random_warp
+from engocr.train.data.render import random_warp, transform_points, warped_size
 
 # The crop sets used (training parts only; their test parts are the recognizer's benchmarks).
 CROP_SETS = ("iiit5k_train", "svt_train")
@@ -76,10 +76,7 @@ def paste_lettering(scene: np.ndarray, crops: list[Lettering], rng: np.random.Ge
         target = h * float(np.exp(rng.uniform(*np.log(HEIGHT_SHARE))))
         plate, quads, texts = _sign(crops, rng, target, 0.85 * w)
         matrix = random_warp(rng, plate.shape[1], plate.shape[0], 12.0 * tilt, 0.2)
-        corners = cv2.perspectiveTransform(
-            np.array([[[0, 0]], [[plate.shape[1], 0]], [[plate.shape[1], plate.shape[0]]],
-                      [[0, plate.shape[0]]]], np.float32), matrix).reshape(4, 2)
-        ww, wh = (int(np.ceil(v)) + 1 for v in corners.max(0))
+        ww, wh = warped_size(matrix, plate.shape[1], plate.shape[0])
         if ww >= w or wh >= h:
             continue
         for _attempt in range(8):
@@ -94,8 +91,7 @@ def paste_lettering(scene: np.ndarray, crops: list[Lettering], rng: np.random.Ge
                                    flags=cv2.INTER_LINEAR)[..., None]
         scene[:] = np.clip(scene * (1 - mask) + warped * mask, 0, 255).astype(np.uint8)
         occupied[y:y + wh, x:x + ww] = True
-        words += [(cv2.perspectiveTransform(q[:, None], local).reshape(4, 2), t)
-                  for q, t in zip(quads, texts, strict=True)]
+        words += zip(transform_points(np.stack(quads), local), texts, strict=True)
     return words
 
 

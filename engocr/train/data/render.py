@@ -136,6 +136,12 @@ def random_warp(rng: np.random.Generator, w: int, h: int, max_angle: float = 12.
     return cv2.getPerspectiveTransform(src, dst.astype(np.float32))
 
 
+def warped_size(matrix: np.ndarray, w: int, h: int) -> tuple[int, int]:
+    """(width, height) a (w x h) canvas covers once warped by `matrix` (from the origin)."""
+    corners = transform_points(np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32), matrix)
+    return int(np.ceil(corners[:, 0].max())) + 1, int(np.ceil(corners[:, 1].max())) + 1
+
+
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Apply a homography to an (..., 2) array of points."""
     shape = points.shape

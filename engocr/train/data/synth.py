@@ -22,18 +22,13 @@ from engocr.train.data.render import (
     random_warp,
     render_block,
     steep_warp,
-    transform_points,
+    warped_size,
 )
 from engocr.train.data.words import random_line, random_text
 
 
 def _rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
-
-
-def _warped_size(matrix: np.ndarray, w: int, h: int) -> tuple[int, int]:
-    corners = transform_points(np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32), matrix)
-    return int(np.ceil(corners[:, 0].max())) + 1, int(np.ceil(corners[:, 1].max())) + 1
 
 
 def _background(rng: np.random.Generator, bank: PhotoBank, h: int, w: int,
@@ -101,7 +96,7 @@ class SynthCrops:
             matrix = random_warp(rng, cw, ch, max_angle=15.0, perspective=0.25)
         else:
             matrix = random_warp(rng, cw, ch, max_angle=5.0, perspective=0.06)
-        ww, wh = _warped_size(matrix, cw, ch)
+        ww, wh = warped_size(matrix, cw, ch)
         scene = _background(rng, self.bank, wh, ww, self.photo_p)
         plate = None
         if rng.random() < 0.3:
@@ -209,7 +204,7 @@ class SynthScenes:
             if cw > w * 0.95:
                 continue
             matrix = random_warp(rng, cw, ch, max_angle=10.0 * self.tilt, perspective=0.15)
-            ww, wh = _warped_size(matrix, cw, ch)
+            ww, wh = warped_size(matrix, cw, ch)
             if ww >= w or wh >= h:
                 continue
             for _attempt in range(8):
@@ -281,7 +276,7 @@ def _closeup_block(rng: np.random.Generator, w: int, h: int, tilt: float = 1.0):
         block = render_block(rng, lines, font, size)
         ch, cw = block.ink.shape
         matrix = random_warp(rng, cw, ch, max_angle=12.0 * tilt, perspective=0.2)
-        ww, wh = _warped_size(matrix, cw, ch)
+        ww, wh = warped_size(matrix, cw, ch)
         if ww < w and wh < h:
             return block, matrix, ww, wh
         size = int(size * 0.75)
