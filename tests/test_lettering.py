@@ -12,7 +12,12 @@ import pytest
 from engocr.models.yolo_mobilenet import DetectorConfig
 from engocr.train.data.backgrounds import PhotoBank
 from engocr.train.data.fonts import find_fonts
-from engocr.train.data.lettering import LetteringBank, lettering_bank, paste_lettering
+from engocr.train.data.lettering import (
+    LetteringBank,
+    ink_at_sides,
+    lettering_bank,
+    paste_lettering,
+)
 from engocr.train.data.synth import SynthScenes
 from engocr.train.loop import Phase
 from tests.conftest import TINY_DET, write_crop_set, write_photo_set
@@ -30,6 +35,16 @@ def data(tmp_path, monkeypatch):
     lettering_bank.cache_clear()
     yield root
     lettering_bank.cache_clear()
+
+
+def test_a_crop_whose_ink_runs_past_its_side_is_left_out():
+    import cv2
+
+    crop = np.full((40, 160, 3), 230, np.uint8)
+    cv2.putText(crop, "HOTEL", (12, 32), cv2.FONT_HERSHEY_DUPLEX, 1.1, (20, 20, 20), 3)
+    assert not ink_at_sides(crop)
+    assert ink_at_sides(crop[:, 20:])  # cut through the H: the lettering goes on past the crop
+    assert ink_at_sides(crop[:, :-45])  # cut through the L
 
 
 def test_bank_reads_both_crop_sets(data):

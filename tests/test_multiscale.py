@@ -24,15 +24,22 @@ def _boxes(*rows):
     return np.array(rows, np.float32).reshape(-1, 4)
 
 
-def test_merge_keeps_fine_and_adds_what_only_coarse_sees():
-    fine = (_boxes([10, 10, 60, 30], [100, 100, 140, 120]), np.array([0.9, 0.5], np.float32))
-    coarse = (_boxes([12, 11, 61, 31],        # the same word: the fine box stays
-                     [300, 50, 900, 350],    # a large word only the coarse pass found
+def test_merge_keeps_small_fine_words_and_lets_coarse_boxes_take_large_ones():
+    fine = (_boxes([10, 10, 60, 22],       # a small word
+                   [300, 50, 560, 350],    # the first part of a large word
+                   [100, 400, 140, 412],   # a small word, and beside it...
+                   [150, 400, 400, 500]),  # ... a large one
+            np.array([0.9, 0.8, 0.5, 0.6], np.float32))
+    coarse = (_boxes([12, 11, 61, 23],        # the small word again: left to the fine pass
+                     [300, 50, 900, 350],    # the whole large word: replaces its part
+                     [1000, 50, 1200, 150],  # a large word only the coarse pass found
+                     [100, 395, 400, 505],   # both words as one: the small one keeps both
                      [500, 500, 520, 508]),  # too low for the coarse pass: left to the fine
-              np.array([0.8, 0.7, 0.95], np.float32))
+              np.array([0.8, 0.7, 0.75, 0.85, 0.95], np.float32))
     boxes, scores = merge_passes(fine, coarse, min_coarse_height=16)
-    assert boxes.tolist() == [[10, 10, 60, 30], [300, 50, 900, 350], [100, 100, 140, 120]]
-    assert scores.tolist() == pytest.approx([0.9, 0.7, 0.5])
+    assert boxes.tolist() == [[10, 10, 60, 22], [1000, 50, 1200, 150], [300, 50, 900, 350],
+                              [150, 400, 400, 500], [100, 400, 140, 412]]
+    assert scores.tolist() == pytest.approx([0.9, 0.75, 0.7, 0.6, 0.5])
 
 
 def test_merge_with_an_empty_pass():
@@ -44,7 +51,8 @@ def test_merge_with_an_empty_pass():
 
 def test_merge_compares_tilted_words_by_their_quads():
     """Two tilted words side by side: their bounds overlap, the words do not, so the coarse
-    pass's word is added; the same word from both passes is still left to the fine pass."""
+    pass's word is added beside the fine one; the same large word from both passes is the
+    coarse pass's."""
     from engocr.realtime.oriented import obb_to_quads
 
     def pass_of(*obbs):
@@ -56,7 +64,7 @@ def test_merge_compares_tilted_words_by_their_quads():
     beside = pass_of([100, 160, 300, 30, -0.6])  # the next line of a tilted sign
     assert merge_passes(fine, beside, 16)[0].shape == (2, 4)
     same = pass_of([102, 101, 290, 32, -0.58])
-    assert merge_passes(fine, same, 16)[2].tolist() == fine[2].tolist()
+    assert merge_passes(fine, same, 16)[2].tolist() == same[2].tolist()
 
 
 def _frame_with_large_word():

@@ -38,7 +38,8 @@ class ModelCard:
     oriented: bool = False
     # > 0: a second, coarse pass at this longest side finds words too large for the fine pass
     # (realtime/multiscale.py); its boxes under `coarse_min_height` pixels of the coarse input
-    # are left to the fine pass. Chosen on validation by the export; 0: one pass.
+    # are left to the fine pass, and its boxes over fine ones at least that high (in the frame,
+    # scaled) take their place. Chosen on validation by the export; 0: one pass.
     coarse_side: int = 0
     coarse_min_height: float = 0.0
     # Large words score lower than small ones (few of them in training): boxes at least

@@ -3,9 +3,14 @@
 The fine pass (the frame at the card's `max_side`) finds small words and misses large ones: a
 word far larger than the detector's anchors and receptive field never fires as one box. The
 coarse pass (the frame at `coarse_side`) sees the same large word at a size it was trained
-on. The fine pass is trusted where it found something; the coarse pass adds the words it
-alone sees. (Letting coarse boxes replace the fine ones they contain lost 1-5 points of ic15
-validation H-mean with the shipped detector: its coarse boxes are looser.)"""
+on. The fine pass is trusted for small words; the coarse pass adds the large words it alone
+sees, and where the fine pass boxed a large word too, the coarse box takes the place of the
+fine boxes it overlaps if every one of them is large as well: the fine pass boxes a word that
+large short or in parts (a fine detector trained on large sign lettering boxed DEVEL of
+DEVELOPMENT), and the recognizer then reads the part. A coarse box over a small fine word
+leaves it alone. (Letting coarse boxes replace every fine box they contain, small ones
+included, lost 1-5 points of ic15 validation H-mean: a coarse box is looser around small
+words and merges neighbours.)"""
 
 from __future__ import annotations
 
@@ -40,20 +45,25 @@ def _quad_overlaps(fine: np.ndarray, coarse: np.ndarray, candidates: np.ndarray
 
 def merge_passes(fine: tuple[np.ndarray, ...], coarse: tuple[np.ndarray, ...],
                  min_coarse_height: float, overlap: float = 0.2) -> tuple[np.ndarray, ...]:
-    """Boxes, scores and (optionally) quads, best first, of both passes (frame pixels): every
-    fine box, and the coarse boxes at least `min_coarse_height` frame pixels high (the fine
-    pass sees lower words better) that overlap no fine box by `overlap` of the smaller box's
-    area or more. With quads the overlap is the quads' (an oriented detector's tilted words);
-    without, the boxes'."""
+    """Boxes, scores and (optionally) quads, best first, of both passes (frame pixels). Large
+    means at least `min_coarse_height` frame pixels high (the fine pass sees lower words
+    better), and two boxes overlap where they share `overlap` of the smaller one's area (with
+    quads: the quads', as an oriented detector's tilted words overlap far less than their
+    bounds). Kept: each large coarse box that overlaps no fine box or only large ones, and every
+    fine box that no such coarse box overlaps (module docstring)."""
     fine_boxes, coarse_boxes = fine[0], coarse[0]
-    keep = (coarse_boxes[:, 3] - coarse_boxes[:, 1]) >= min_coarse_height
-    if len(fine_boxes) and keep.any():
+    keep_coarse = (coarse_boxes[:, 3] - coarse_boxes[:, 1]) >= min_coarse_height
+    keep_fine = np.ones(len(fine_boxes), bool)
+    if len(fine_boxes) and keep_coarse.any():
         inter = _intersections(fine_boxes, coarse_boxes)
         smaller = np.minimum(_areas(fine_boxes)[:, None], _areas(coarse_boxes)[None, :])
         if len(fine) > 2:
             inter, smaller = _quad_overlaps(fine[2], coarse[2], inter > 0)
-        keep &= ~(inter >= overlap * smaller).any(0)
-    joined = [np.concatenate([a, b[keep]]).astype(np.float32)
+        overlaps = inter >= overlap * smaller
+        small_fine = (fine_boxes[:, 3] - fine_boxes[:, 1]) < min_coarse_height
+        keep_coarse &= ~overlaps[small_fine].any(0)
+        keep_fine = ~overlaps[:, keep_coarse].any(1)
+    joined = [np.concatenate([a[keep_fine], b[keep_coarse]]).astype(np.float32)
               for a, b in zip(fine, coarse, strict=True)]
     order = np.argsort(-joined[1], kind="stable")
     return tuple(part[order] for part in joined)

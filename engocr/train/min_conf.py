@@ -13,14 +13,22 @@ CONF_GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 def readings(reader, scenes) -> tuple[list, list]:
     """Every reading of `reader` (its `min_conf` set to 0 for the call) as (quad, text, conf)
     per scene, and the ground truth per scene."""
+    def frames():
+        for scene in scenes:
+            yield scene.load(), [(w.quad, w.text, w.ignore) for w in scene.words]
+            scene.release()
+
+    return frame_readings(reader, frames())
+
+
+def frame_readings(reader, frames) -> tuple[list, list]:
+    """`readings` of (frame, ground truth) pairs: frames made on the fly, as the close-ups."""
     saved, reader.min_conf = reader.min_conf, 0.0
     try:
         found, truth = [], []
-        for scene in scenes:
-            result = reader.read(scene.load())
-            found.append([(w.quad, w.text, w.conf) for w in result.words])
-            truth.append([(w.quad, w.text, w.ignore) for w in scene.words])
-            scene.release()
+        for frame, words in frames:
+            found.append([(w.quad, w.text, w.conf) for w in reader.read(frame).words])
+            truth.append(words)
     finally:
         reader.min_conf = saved
     return found, truth

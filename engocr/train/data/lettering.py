@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from engocr.realtime.box_ends import STRIP_ROWS, ink_columns
 from engocr.train.data.importers import load_crop_folder
 from engocr.train.data.paths import data_root
 from engocr.train.data.render import random_warp, transform_points, warped_size
@@ -27,6 +28,13 @@ MAX_UPSCALE = 3.0
 HEIGHT_SHARE = (0.07, 0.4)
 # Share of the pasted signs that hold two words side by side.
 TWO_WORDS = 0.4
+# A crop whose outermost column (of 16 a height) holds ink at the box-end rule's level is
+# dropped: its word runs on past the crop (a word cut from a longer line, or a neighbour's
+# letter), so its box would teach the detector to end a box inside lettering.
+SIDE_INK = 0.6
+# ... and a spread of at least this many grey levels (a crop mostly blank has a low median:
+# its compression noise is not ink).
+SIDE_MIN_SPREAD = 8.0
 
 
 @dataclass
@@ -48,11 +56,23 @@ class LetteringBank:
                 continue
             for sample in load_crop_folder(folder):
                 image = cv2.imread(str(sample.path), cv2.IMREAD_COLOR)
-                if image is not None and image.shape[0] >= MIN_CROP_HEIGHT and sample.text.strip():
+                if (image is not None and image.shape[0] >= MIN_CROP_HEIGHT
+                        and sample.text.strip() and not ink_at_sides(image)):
                     self.crops.append(Lettering(image, sample.text))
 
     def __len__(self) -> int:
         return len(self.crops)
+
+
+def ink_at_sides(image: np.ndarray) -> bool:
+    """Whether the first or last column of `image` holds ink by the box-end rule
+    (`box_ends.ink_columns` at `SIDE_INK`, and `SIDE_MIN_SPREAD`), read at `STRIP_ROWS`
+    columns a crop height."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    columns = max(4, round(gray.shape[1] * STRIP_ROWS / gray.shape[0]))
+    profile = cv2.resize(gray, (columns, STRIP_ROWS), interpolation=cv2.INTER_AREA).std(0)
+    ink = ink_columns(profile, 0, columns, SIDE_INK) & (profile >= SIDE_MIN_SPREAD)
+    return bool(ink[0] or ink[-1])
 
 
 @functools.lru_cache(maxsize=2)
