@@ -16,8 +16,7 @@ from pathlib import Path
 
 from engocr.train.data.importers import ic15_scenes
 from engocr.train.data.paths import data_root
-from engocr.train.metrics import detection_scores
-from engocr.train.min_conf import conf_grid, readings
+from engocr.train.min_conf import conf_grid, readings, reported_scores
 
 
 def end_to_end(reader, scenes) -> tuple[dict, list[dict], list[dict]]:
@@ -25,14 +24,9 @@ def end_to_end(reader, scenes) -> tuple[dict, list[dict], list[dict]]:
     reports (readings at least the recognizer card's `min_conf` sure), end-to-end F at each
     confidence threshold (the card's was chosen on training images), and what it reports by
     word height (found, read right): the runtime as it runs, every detector pass included."""
-    from engocr.train.metrics import recall_by_height
-
     found, truth = readings(reader, scenes)
-    scores = detection_scores([[(q, t) for q, t, _ in s] for s in found], truth)
-    (reported,) = conf_grid(found, truth, grid=(reader.min_conf,))
-    scores.update({k: v for k, v in reported.items() if k.startswith("e2e_")})
-    kept = [[(q, t) for q, t, c in s if c >= reader.min_conf] for s in found]
-    return scores, conf_grid(found, truth), recall_by_height(kept, truth)
+    scores, by_height = reported_scores(found, truth, reader.min_conf)
+    return scores, conf_grid(found, truth), by_height
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,8 +25,8 @@ import numpy as np
 from engocr.train.closeups import SIZE, closeup_windows
 from engocr.train.data.importers import ic15_scenes
 from engocr.train.data.paths import data_root
-from engocr.train.metrics import detection_scores, e2e_text, recall_by_height
-from engocr.train.min_conf import conf_grid, frame_readings
+from engocr.train.metrics import e2e_text
+from engocr.train.min_conf import frame_readings, reported_scores
 
 SIGN_WORDS = ("EXIT", "OPEN", "Coffee")
 
@@ -87,13 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     if scenes:
         found, truth = frame_readings(
             reader, closeup_windows(scenes, args.windows, np.random.default_rng(0)))
-        kept = [[(q, t) for q, t, c in window if c >= reader.min_conf] for window in found]
-        scores = detection_scores([[(q, t) for q, t, _ in window] for window in found], truth)
-        (reported,) = conf_grid(found, truth, grid=(reader.min_conf,))
-        scores.update({k: v for k, v in reported.items() if k.startswith("e2e_")})
+        scores, by_height = reported_scores(found, truth, reader.min_conf)
         report["closeups"] = {"windows": len(found),
                               **{k: round(v, 4) for k, v in scores.items()},
-                              "by_height": recall_by_height(kept, truth)}
+                              "by_height": by_height}
         print(f"close-ups ({len(found)} windows of ic15 val): detection H "
               f"{scores['hmean']:.3f}, end-to-end P {scores['e2e_precision']:.3f} R "
               f"{scores['e2e_recall']:.3f} F {scores['e2e_hmean']:.3f}")

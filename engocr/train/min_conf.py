@@ -34,6 +34,19 @@ def frame_readings(reader, frames) -> tuple[list, list]:
     return found, truth
 
 
+def reported_scores(found: list, truth: list, min_conf: float) -> tuple[dict, list[dict]]:
+    """From `readings`' output: detection P/R/H of every box read, end-to-end P/R/F of the
+    readings at least `min_conf` sure (what the Reader reports), and what those find and read
+    by word height. The benchmarks' one way of scoring the runtime end to end."""
+    from engocr.train.metrics import recall_by_height
+
+    scores = detection_scores([[(q, t) for q, t, _ in scene] for scene in found], truth)
+    (reported,) = conf_grid(found, truth, grid=(min_conf,))
+    scores.update({k: v for k, v in reported.items() if k.startswith("e2e_")})
+    kept = [[(q, t) for q, t, c in scene if c >= min_conf] for scene in found]
+    return scores, recall_by_height(kept, truth)
+
+
 def conf_grid(found: list, truth: list, grid=CONF_GRID) -> list[dict]:
     """End-to-end P/R/F when readings below each confidence are dropped."""
     rows = []
