@@ -231,3 +231,60 @@ def test_a_card_names_the_imagenet_weights_that_started_a_line_of_runs(tmp_path)
     text = detector_card(DetectorConfig(), "int8", imagenet_lineage(third)).architecture
     assert "ImageNet weights (mnv1.tflite)" in text and "pre -> reach -> large" in text
     assert "from scratch" in detector_card(DetectorConfig(), "int8").architecture
+
+
+def test_spread_outputs_give_int8_boxes_their_own_range_and_the_runtime_maps_them_back(
+        tmp_path):
+    """An output holding objectness logits far below zero beside box sizes and angles near
+    it: int8 gives the whole tensor one scale, and the sizes and angles lose their steps. With
+    each channel spread over one range (the card carrying the inverse) the runtime's raw
+    outputs are the model's own, and int8's box channels come out closer to float's."""
+    import keras
+
+    from engocr.errors import ModelError
+    from engocr.export.cards import detector_card
+    from engocr.export.output_ranges import spread_outputs
+    from engocr.export.tflite import convert, representative_from, write_model
+    from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
+    from engocr.realtime.detector import TextDetector
+    from engocr.realtime.engine import TFLiteEngine
+    from engocr.train.keras_engine import KerasEngine
+
+    keras.utils.set_random_seed(7)
+    config = DetectorConfig(**TINY_DET, oriented=True)
+    model = build_detector(config)
+    names = [f"out_s{s}" for s in config.strides]
+    for name in names:  # objectness logits around -12, as a trained detector's background
+        kernel, bias = model.get_layer(name).get_weights()
+        bias[4::7] = -12.0
+        kernel[..., 4::7] *= 20.0
+        model.get_layer(name).set_weights([kernel, bias])
+    frames = np.random.default_rng(8).integers(0, 256, (8, 96, 128, 3), dtype=np.uint8)
+    x = frames[:2].astype(np.float32)
+    over_keras = TextDetector(KerasEngine(model), detector_card(config, "float32"))
+    want = [r.copy() for r in over_keras.infer(x[:1])]
+
+    def runtime_raws(tag: str, quantization: str, **spread):
+        path = write_model(convert(model, quantization, representative_from(frames)),
+                           tmp_path / f"{tag}.tflite")
+        card = detector_card(config, quantization, **spread)
+        card.save(path.with_suffix(".json"))
+        return TextDetector(TFLiteEngine(path, threads=1), card).infer(x[:1])
+
+    plain = runtime_raws("plain", "int8")
+    scales, offsets = spread_outputs(model, frames, names)
+    assert len(scales) == 3 and all(len(s) == 21 for s in scales)
+    for got, ref in zip(runtime_raws("float", "float32", output_scale=scales,
+                                     output_offset=offsets), want, strict=True):
+        np.testing.assert_allclose(got, ref, atol=1e-3, rtol=1e-3)
+    spread = runtime_raws("spread", "int8", output_scale=scales, output_offset=offsets)
+    box = [0, 1, 2, 3, 5, 6]  # every channel but objectness
+
+    def box_error(raws):
+        return np.mean([np.abs(r[..., box] - w[..., box]).mean()
+                        for r, w in zip(raws, want, strict=True)])
+
+    assert box_error(spread) < 0.5 * box_error(plain), (box_error(spread), box_error(plain))
+    card = detector_card(config, "int8", output_scale=scales[:2], output_offset=offsets[:2])
+    with pytest.raises(ModelError, match="output_scale"):
+        TextDetector(TFLiteEngine(tmp_path / "spread.tflite", threads=1), card)

@@ -144,6 +144,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
                     weights: str = "best", prefer: str | None = None,
                     rec_model: Path | None = None) -> dict:
     from engocr.charts import pr_curves
+    from engocr.export.output_ranges import spread_outputs
     from engocr.preprocess import detector_input_size
     from engocr.realtime.reader import DEFAULT_RECOGNIZER, Reader
     from engocr.train import det_data
@@ -204,6 +205,9 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
     for scene in train_scenes[:150] + [gen[i] for i in range(150)]:
         rep.append(keras_detector.preprocess(scene.load())[0][0].astype(np.uint8))
         scene.release()
+    # Each box output channel over one int8 range; the cards carry the inverse.
+    scales, offsets = spread_outputs(model, rep, [f"out_s{s}" for s in config.strides])
+    settings |= {"output_scale": scales, "output_offset": offsets}
     variants, curves = {}, {"keras": keras_curve}
     for q in quantizations:
         path = write_model(convert(model, q, representative_from(rep), free_size=True),

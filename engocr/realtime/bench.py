@@ -69,7 +69,7 @@ def cpu_name() -> str:
 # in the source repository, wherever the command runs from; an installed package has none.
 # The detector's is the last run its card's architecture names (a test keeps them together).
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_DET_RUN = REPO_ROOT / "runs" / "det" / "v1a050-obb-big"
+SHIPPED_DET_RUN = REPO_ROOT / "runs" / "det" / "v1a050-lettering3-qat"
 SHIPPED_REC_RUN = REPO_ROOT / "runs" / "rec" / "conv2x-32x128"
 
 

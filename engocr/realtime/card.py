@@ -64,6 +64,11 @@ class ModelCard:
     # cells near them put them, before the ink rule above. Chosen with it.
     end_head: bool = False
     end_head_reach: float = 0.0
+    # Box outputs as the model gives them x `output_scale` + `output_offset`: per box output
+    # (finest grid first), per channel. The export spreads every channel over one int8 range
+    # (engocr/export/output_ranges.py). Empty: the outputs are the raw logits.
+    output_scale: list = field(default_factory=list)
+    output_offset: list = field(default_factory=list)
     # Margins of the crop cut for the recognizer around each box, x box height (left/right and
     # top/bottom), chosen on training images by what the recognizer reads (export det).
     crop_pad_x: float = 0.12

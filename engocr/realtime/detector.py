@@ -157,6 +157,8 @@ class TextDetector(YoloPredictor):
         ends = [i for i in range(len(shapes)) if card.end_head and shapes[i][-1] == END_CHANNELS]
         self.order = sorted((i for i in range(len(shapes)) if i not in ends),
                             key=lambda i: -shapes[i][1]) + ends[:1]
+        self.output_map = [(np.asarray(s, np.float32), np.asarray(o, np.float32))
+                           for s, o in zip(card.output_scale, card.output_offset, strict=True)]
 
     def __call__(self, frame: np.ndarray, timings: dict | None = None) -> Detections:
         """The fine pass, and where the frame is well above the coarse side, the coarse pass
@@ -193,8 +195,11 @@ class TextDetector(YoloPredictor):
     def infer(self, x: np.ndarray) -> list[np.ndarray]:
         outs = self._engine_for(x.shape).run(x)
         n_anchors, channels = self.anchors.shape[1], box_channels(self.card.oriented)
-        raws = [outs[i][0].reshape(outs[i].shape[1], outs[i].shape[2], n_anchors, channels)
-                for i in self.order[:len(self.strides)]]
+        raws = [outs[i][0] for i in self.order[:len(self.strides)]]
+        if self.output_map:  # the channels the export spread over one int8 range, back
+            raws = [raw * scale + offset for raw, (scale, offset) in zip(raws, self.output_map,
+                                                                          strict=True)]
+        raws = [raw.reshape(raw.shape[0], raw.shape[1], n_anchors, channels) for raw in raws]
         return raws + [outs[i][0] for i in self.order[len(self.strides):]]
 
     def input_size(self, frame_shape: tuple[int, ...], side: int | None = None
@@ -220,6 +225,14 @@ def check_detector(engine: TFLiteEngine, card: ModelCard) -> None:
     if expected != actual:
         raise ModelError(f"{name}: outputs {actual} do not match the card's strides/anchors "
                          f"{expected}")
+    if bool(card.output_scale) != bool(card.output_offset):
+        raise ModelError(f"{name}: the card has one of output_scale and output_offset")
+    per_output = [len(card.anchors[k]) * channels for k in range(len(card.strides))]
+    for field_name in ("output_scale", "output_offset"):
+        values = getattr(card, field_name)
+        if values and [len(v) for v in values] != per_output:
+            raise ModelError(f"{name}: the card's {field_name} has {[len(v) for v in values]} "
+                             f"channels per output, the model {per_output}")
 
 
 def boxes_to_quads(boxes: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from engocr.models.yolo_mobilenet import (  # noqa: E402
     set_backbone_trainable,
     train_end_head_only,
 )
-from engocr.realtime.end_head import encode_end_targets  # noqa: E402
+from engocr.realtime.end_head import END_OUTPUT, encode_end_targets  # noqa: E402
 from engocr.train import det_data  # noqa: E402
 from engocr.train.checkpoints import has_checkpoint  # noqa: E402
 from engocr.train.compiled import make_forward, make_train_step  # noqa: E402
@@ -38,6 +38,7 @@ from engocr.train.det_targets import (  # noqa: E402
 )
 from engocr.train.loop import Phase, PhasedTrainer, read_config, start_run  # noqa: E402
 from engocr.train.losses import end_head_loss, yolo_loss  # noqa: E402
+from engocr.train.quant_aware import set_quantization_aware  # noqa: E402
 
 DEFAULT_RECIPE = [
     Phase("pretrain", steps=5000, lr=1e-3, real_fraction=0.0, patience=5),
@@ -267,6 +268,12 @@ class DetTrainer(PhasedTrainer):
         set_backbone_trainable(self.model, not phase.freeze_lower)
         if phase.end_head_only:
             train_end_head_only(self.model)
+        # after the trainable flags above: an aware phase freezes the batch norms again; the
+        # evaluation model computes the same way, so that the best weights are int8's best
+        outputs = tuple(f"out_s{s}" for s in self.config.strides) + \
+            ((END_OUTPUT,) if self.config.end_head else ())
+        for model in (self.model, self.eval_model):
+            set_quantization_aware(model, outputs, phase.quantize_aware)
 
     def next_batch(self, phase: Phase) -> tuple:
         n_real = int(round(self.batch_size * phase.real_fraction)) if self.real else 0

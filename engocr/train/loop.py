@@ -39,6 +39,9 @@ class Phase:
     real_augment: str = "light"
     # Detector: train the end head alone on the finished detector (DetectorConfig.end_head).
     end_head_only: bool = False
+    # Detector: train as the int8 export computes (engocr.train.quant_aware): fine-tuning a
+    # finished detector so that its int8 model keeps the float model's accuracy.
+    quantize_aware: bool = False
 
     def __post_init__(self) -> None:
         if self.real_augment not in ("light", "strong"):
