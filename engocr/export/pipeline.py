@@ -145,6 +145,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
                     rec_model: Path | None = None) -> dict:
     from engocr.charts import pr_curves
     from engocr.export.output_ranges import spread_outputs
+    from engocr.models.yolo_mobilenet import output_name
     from engocr.preprocess import detector_input_size
     from engocr.realtime.reader import DEFAULT_RECOGNIZER, Reader
     from engocr.train import det_data
@@ -206,7 +207,7 @@ def export_detector(run: Path, out: Path, work: Path, quantizations=QUANTIZATION
         rep.append(keras_detector.preprocess(scene.load())[0][0].astype(np.uint8))
         scene.release()
     # Each box output channel over one int8 range; the cards carry the inverse.
-    scales, offsets = spread_outputs(model, rep, [f"out_s{s}" for s in config.strides])
+    scales, offsets = spread_outputs(model, rep, [output_name(s) for s in config.strides])
     settings |= {"output_scale": scales, "output_offset": offsets}
     variants, curves = {}, {"keras": keras_curve}
     for q in quantizations:

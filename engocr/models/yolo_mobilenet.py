@@ -94,6 +94,12 @@ class DetectorConfig:
 HEAD_BIAS = (0.0, 0.0, 0.0, 0.0, -4.6, 0.0, 1.0)
 
 
+def output_name(stride: int) -> str:
+    """The name of the box output layer at `stride` (the export, the trainer and the
+    quantization-aware twin find it by this name)."""
+    return f"out_s{stride}"
+
+
 def _sep_block(x, filters: int, name: str):
     x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_dw")(x)
     x = layers.BatchNormalization(name=f"{name}_dw_bn")(x)
@@ -166,7 +172,7 @@ def build_detector(config: DetectorConfig = DetectorConfig(), training: bool = F
     p3 = layers.Concatenate(name="p3_cat")([upsample("p4_up")(_conv1(p4, f, "p4_lat")), c3])
     p3 = _sep_block(_conv1(p3, f, "p3_in"), f, "p3")
     bias = list(HEAD_BIAS[:c.channels]) * len(c.anchors[0])
-    outputs = [layers.Conv2D(n_out, 1, name=f"out_s{s}",
+    outputs = [layers.Conv2D(n_out, 1, name=output_name(s),
                              bias_initializer=keras.initializers.Constant(bias))(p)
                for p, s in zip((p3, p4, p5), c.strides, strict=True)]
     if c.end_head:

@@ -19,6 +19,7 @@ from engocr.errors import InputError  # noqa: E402
 from engocr.models.yolo_mobilenet import (  # noqa: E402
     DetectorConfig,
     build_detector,
+    output_name,
     set_backbone_trainable,
     train_end_head_only,
 )
@@ -125,7 +126,7 @@ def shift_size_biases(model, strides, old_anchors, new_anchors) -> None:
     the boxes it did before the anchors changed (the targets it is then trained on differ)."""
     n_out = len(new_anchors[0])
     for scale, stride in enumerate(strides):
-        stride_layer = model.get_layer(f"out_s{stride}")
+        stride_layer = model.get_layer(output_name(stride))
         kernel, bias = stride_layer.get_weights()
         channels = bias.shape[0] // n_out
         for a in range(n_out):
@@ -141,7 +142,7 @@ def widen_outputs(model, source, strides, n_anchors: int) -> list[str]:
     angle channels (zero weights, bias: level); the names of the layers widened."""
     widened = []
     for stride in strides:
-        name = f"out_s{stride}"
+        name = output_name(stride)
         theirs, ours = source.get_layer(name), model.get_layer(name)
         (src_kernel, src_bias), (kernel, bias) = theirs.get_weights(), ours.get_weights()
         src_ch, ch = src_bias.shape[0] // n_anchors, bias.shape[0] // n_anchors
@@ -270,7 +271,7 @@ class DetTrainer(PhasedTrainer):
             train_end_head_only(self.model)
         # after the trainable flags above: an aware phase freezes the batch norms again; the
         # evaluation model computes the same way, so that the best weights are int8's best
-        outputs = tuple(f"out_s{s}" for s in self.config.strides) + \
+        outputs = tuple(output_name(s) for s in self.config.strides) + \
             ((END_OUTPUT,) if self.config.end_head else ())
         for model in (self.model, self.eval_model):
             set_quantization_aware(model, outputs, phase.quantize_aware)

@@ -65,26 +65,27 @@ def _batch_norm(layer):
 class _FoldedGain:
     """The gain a conv's following batch norm multiplies its output channels by."""
 
-    def _gain(self):
+    def _gain(self, shape: tuple[int, ...]):
+        """Shaped to broadcast over the kernel's output channels; 1 without a batch norm."""
         bn = _batch_norm(self)
         if bn is None:
             return 1.0
         gain = ops.rsqrt(bn.moving_variance + bn.epsilon)
-        return ops.stop_gradient(gain * bn.gamma if bn.scale else gain)
+        return ops.reshape(ops.stop_gradient(gain * bn.gamma if bn.scale else gain), shape)
 
 
 @_saved_as_float
 class QuantAwareConv2D(_FoldedGain, layers.Conv2D):
     def convolution_op(self, inputs, kernel):
-        return super().convolution_op(inputs, fake_quant_weights(kernel, self._gain(), (0, 1, 2)))
+        return super().convolution_op(inputs, fake_quant_weights(kernel, self._gain((-1,)),
+                                                                 (0, 1, 2)))
 
 
 @_saved_as_float
 class QuantAwareDepthwiseConv2D(_FoldedGain, layers.DepthwiseConv2D):
     def call(self, inputs):
         kernel = self.kernel  # (kh, kw, channels, multiplier): one int8 scale per channel
-        gain = ops.reshape(self._gain(), (1, 1, kernel.shape[2], kernel.shape[3])) \
-            if _batch_norm(self) is not None else 1.0
+        gain = self._gain((1, 1, kernel.shape[2], kernel.shape[3]))
         outputs = ops.depthwise_conv(inputs, fake_quant_weights(kernel, gain, (0, 1)),
                                      strides=self.strides, padding=self.padding,
                                      dilation_rate=self.dilation_rate,
