@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
           .format(**breakdown["boxes"]))
     for name, m in misread.items():
         print(f"found words read ({name} crop margins x {m['pad_x']}, y {m['pad_y']}): "
-              f"{m['read']:.3f} of {m['found']}; misread but read from the word's own box: "
+              f"{m['read']:.3f} of {m['found']}, {m['end_lost']:.3f} with letters lost at an "
+              f"end; misread but read from the word's own box: "
               f"{m['misread_truth_box_reads']:.3f} of {m['misread']}")
     for name, s in rec.items():
         alone = (f"  (model alone: {s['model_word_acc']:.3f}, exact {s['model_exact_acc']:.3f})"

@@ -138,7 +138,10 @@ def accuracy_section(data: dict) -> str:
         lines += ["", f"Of the {card['found']} words it finds, the recognizer reads "
                   f"{card['read']:.0%} with the card's crop margins (x {card['pad_x']}, y "
                   f"{card['pad_y']} box heights, chosen on training images) against "
-                  f"{fixed['read']:.0%} with the former fixed 0.12. Of those it misreads, it "
+                  f"{fixed['read']:.0%} with the former fixed 0.12"
+                  + (f", and reads {card['end_lost']:.1%} with letters missing at an end only "
+                     "(\"JOINT\" read \"OINT\")" if "end_lost" in card else "")
+                  + ". Of those it misreads, it "
                   f"reads {card['misread_truth_box_reads']:.0%} correctly from the word's own "
                   f"box ({fixed['misread_truth_box_reads']:.0%} with fixed margins): the share "
                   "of misreadings that is the box's fault."]

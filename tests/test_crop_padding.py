@@ -11,6 +11,7 @@ from engocr.train.crop_padding import (
     FoundWord,
     best_padding,
     found_words,
+    lost_an_end,
     misread_breakdown,
     padding_grid,
 )
@@ -53,6 +54,15 @@ def test_calibration_picks_a_margin_that_reads_clipped_words():
     assert best_padding(rows) == (0.8, 0.1)
     tight = misread_breakdown(recognizer, scenes, words, 0.0, 0.1)
     assert tight["misread"] > 0 and tight["misread_truth_box_reads"] > 0
+    assert tight["end_lost"] > 0
+
+
+def test_a_reading_short_at_an_end_is_a_lost_end():
+    assert lost_an_end("OINT", "JOINT") and lost_an_end("storag", "Storage")
+    assert lost_an_end("rooks", "BROOKS!")  # compared as the end-to-end protocol compares
+    assert not lost_an_end("JOINT", "joint")  # read whole
+    assert not lost_an_end("JOLNT", "JOINT") and not lost_an_end("OIN", "JOLNT")
+    assert not lost_an_end("", "JOINT")  # nothing read is not a cut box
 
 
 def test_found_words_are_the_matched_boxes():

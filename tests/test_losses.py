@@ -87,3 +87,38 @@ def test_large_words_objectness_weighs_more_only_where_asked():
     small, large = [4, 4, 40, 20], [0, 0, size[0], 110]
     assert loss(small, 2.0) == pytest.approx(loss(small, 0.0))
     assert loss(large, 2.0) > loss(large, 0.0)
+
+
+def test_the_end_term_weighs_a_long_words_end_errors_in_word_heights():
+    """`end_loss_weight`: a long word's box a quarter of a height short at each end costs
+    almost nothing in the log-size term and clearly more with the end term; an exact box adds
+    nothing."""
+    import tensorflow as tf
+
+    from engocr.models.yolo_mobilenet import DetectorConfig
+    from engocr.train.det_targets import encode_targets
+    from engocr.train.losses import yolo_loss
+
+    size = (TINY_DET["train_width"], TINY_DET["train_height"])
+    word = np.array([[8, 20, 8 + 6 * 16, 36]], np.float32)  # 6 heights long, 16 px high
+
+    def loss(weight, shorten):
+        cfg = DetectorConfig(**{**TINY_DET, "end_loss_weight": weight})
+        targets = [t[None] for t in encode_targets(word, cfg.anchors, cfg.strides, size)]
+        outputs = []
+        for t in targets:  # the raw outputs that decode to the target, shortened in log width
+            raw = np.zeros(t.shape[:4] + (5,), np.float32)
+            xy = np.clip((t[..., 0:2] + 0.0), 1e-4, 1 - 1e-4)
+            raw[..., 0:2] = np.log(xy / (1 - xy))
+            raw[..., 2:4] = t[..., 2:4]
+            raw[..., 2] += np.log(1 - 2 * shorten / 6.0) * t[..., 4]
+            raw[..., 4] = np.where(t[..., 4] > 0, 8.0, -8.0)
+            outputs.append(tf.constant(raw.reshape(*t.shape[:3], -1)))
+        gt = np.zeros((1, 100, 4), np.float32)
+        gt[0, 0] = word[0]
+        return float(yolo_loss(outputs, [tf.constant(t) for t in targets], tf.constant(gt), cfg))
+
+    assert loss(1.0, 0.0) == pytest.approx(loss(0.0, 0.0), abs=1e-4)
+    size_only = loss(0.0, 0.25) - loss(0.0, 0.0)
+    with_ends = loss(1.0, 0.25) - loss(1.0, 0.0)
+    assert size_only < 0.01 and with_ends > 3 * size_only

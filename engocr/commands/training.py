@@ -119,6 +119,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--large-obj-weight", type=float, default=0.0, metavar="X",
                      help="weigh the objectness of words 96 input px and taller 1 + X times "
                           "(from 48 px up; a new run only)")
+    det.add_argument("--end-loss", type=float, default=0.0, metavar="X",
+                     help="add X x a smooth L1 on each word's two box ends, in word heights, "
+                          "to the box term (a new run only)")
     det.add_argument("--synth-tilt", type=float, default=1.0, metavar="X",
                      help="spread of the synthetic text's rotation, x the default (about 4 "
                           "degrees; 3 puts 90%% of words within 15 degrees, ic15's within 21; "
@@ -297,6 +300,7 @@ def _train_det(args: argparse.Namespace) -> int:
     config = DetectorConfig(width=width, height=height, max_side=args.max_side, train_width=tw,
                             train_height=th, backbone=args.backbone, alpha=args.alpha,
                             pretrained=pretrained, large_obj_weight=args.large_obj_weight,
+                            end_loss_weight=args.end_loss,
                             oriented=args.oriented, synth_tilt=args.synth_tilt,
                             real_rotate=args.rotate, real_closeup=args.closeups,
                             synth_lettering=args.lettering,
@@ -400,7 +404,8 @@ def _eval_det(args: argparse.Namespace) -> int:
         words = found_words(found[best])
         misread = misread_breakdown(recognizer, scenes, words, card.crop_pad_x, card.crop_pad_y)
         print(f"  found words read correctly (crop margins x {card.crop_pad_x}, y "
-              f"{card.crop_pad_y}): {misread['read']:.2f} of {misread['found']}; of the "
+              f"{card.crop_pad_y}): {misread['read']:.2f} of {misread['found']}, "
+              f"{misread['end_lost']:.2f} read with letters lost at an end; of the "
               f"{misread['misread']} misread, the recognizer reads "
               f"{misread['misread_truth_box_reads']:.2f} from the word's own box")
     ceiling = axis_aligned_ceiling(scenes)

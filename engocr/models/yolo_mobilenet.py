@@ -53,6 +53,11 @@ class DetectorConfig:
     # Large words are few among the training positives and end up scoring like background: a
     # positive's objectness term weighs up to 1 + this, rising from 48 to 96 input pixels high.
     large_obj_weight: float = 0.0
+    # The box term's log sizes and centre offsets weigh an end error by the word's length: a
+    # quarter of a height off at each end of a five-heights word is a 10% size error, which
+    # costs almost nothing, yet cuts a letter (issue 25). With X > 0, each positive adds X times
+    # a smooth L1 on its two ends' errors along the text, in the word's heights.
+    end_loss_weight: float = 0.0
     # Oriented boxes: 68% of the ic15 validation words 96 px and taller are tilted, and an
     # axis-aligned box reaches IoU > 0.5 with only 61% of them.
     oriented: bool = False

@@ -49,11 +49,12 @@ def found_words(found: tuple[list, list, list]) -> list[FoundWord]:
 
 
 def _readings(recognizer, scenes, words: list[FoundWord],
-              crops: list[tuple[float, float, bool]]) -> np.ndarray:
-    """(len(crops), len(words)) booleans: read correctly from each kind of crop, (pad_x, pad_y,
-    truth): those margins around the detector's box, or with `truth` around the word's own
-    bounding box. Each scene is loaded once for all of them."""
-    correct = np.zeros((len(crops), len(words)), bool)
+              crops: list[tuple[float, float, bool]]) -> list[list[str]]:
+    """What the recognizer reads from each kind of crop of every word (`len(crops)` lists of
+    `len(words)` texts), (pad_x, pad_y, truth): those margins around the detector's box, or
+    with `truth` around the word's own bounding box. Each scene is loaded once for all of
+    them."""
+    texts = [[""] * len(words) for _ in crops]
     by_scene: dict[int, list[int]] = {}
     for k, word in enumerate(words):
         by_scene.setdefault(word.scene, []).append(k)
@@ -63,21 +64,34 @@ def _readings(recognizer, scenes, words: list[FoundWord],
             boxes = np.array([words[k].truth_box if truth else words[k].box for k in ks])
             cut_along = not truth and all(words[k].quad is not None for k in ks)
             quads = np.array([words[k].quad for k in ks]) if cut_along else None
-            texts, _ = recognizer(crop_words(image, boxes, quads, pad_x, pad_y))
-            for k, text in zip(ks, texts, strict=True):
-                correct[m, k] = e2e_text(text) == e2e_text(words[k].text)
+            read, _ = recognizer(crop_words(image, boxes, quads, pad_x, pad_y))
+            for k, text in zip(ks, read, strict=True):
+                texts[m][k] = text
         scenes[s].release()
-    return correct
+    return texts
+
+
+def _correct(texts: list[str], words: list[FoundWord]) -> np.ndarray:
+    """Which of `texts` read their word as the end-to-end protocol compares texts."""
+    return np.array([e2e_text(t) == e2e_text(w.text) for t, w in zip(texts, words, strict=True)],
+                    bool)
+
+
+def lost_an_end(read: str, truth: str) -> bool:
+    """True where a reading is its word with letters missing at the start or end only
+    ("JOINT" read "OINT", "Storage" read "Storag"): the mark of a box that cut its word."""
+    r, t = e2e_text(read), e2e_text(truth)
+    return bool(r) and len(r) < len(t) and r in t
 
 
 def padding_grid(recognizer, scenes, words: list[FoundWord], pad_x=PAD_X_GRID,
                  pad_y=PAD_Y_GRID) -> list[dict]:
     """Share of the found words read correctly for every margin pair of the grid."""
     margins = [(x, y) for x in pad_x for y in pad_y]
-    correct = _readings(recognizer, scenes, words, [(x, y, False) for x, y in margins])
+    texts = _readings(recognizer, scenes, words, [(x, y, False) for x, y in margins])
     n = max(len(words), 1)
-    return [{"pad_x": x, "pad_y": y, "read": round(float(c.sum()) / n, 4)}
-            for (x, y), c in zip(margins, correct, strict=True)]
+    return [{"pad_x": x, "pad_y": y, "read": round(float(_correct(t, words).sum()) / n, 4)}
+            for (x, y), t in zip(margins, texts, strict=True)]
 
 
 def best_padding(rows: list[dict]) -> tuple[float, float]:
@@ -88,13 +102,19 @@ def best_padding(rows: list[dict]) -> tuple[float, float]:
 
 def misread_breakdown(recognizer, scenes, words: list[FoundWord], pad_x: float,
                       pad_y: float) -> dict:
-    """Of the words a detector found, the share read correctly; of those misread, the share
-    the recognizer reads correctly from the word's own bounding box (same margins): that part
-    of the misreading is the box's fault, the rest the recognizer's."""
+    """Of the words a detector found, the share read correctly, and the share read with
+    letters missing at an end only (`lost_an_end`: what a box that cuts its word costs); of
+    those misread, the share the recognizer reads correctly from the word's own bounding box
+    (same margins): that part of the misreading is the box's fault, the rest the
+    recognizer's."""
     from_box, from_truth = _readings(recognizer, scenes, words,
                                      [(pad_x, pad_y, False), (pad_x, pad_y, True)])
-    misread = ~from_box
-    return {"found": len(words), "read": float(from_box.mean()) if len(words) else 0.0,
+    read, read_truth = _correct(from_box, words), _correct(from_truth, words)
+    misread = ~read
+    n = max(len(words), 1)
+    return {"found": len(words), "read": float(read.sum()) / n,
+            "end_lost": sum(lost_an_end(t, w.text) for t, w in zip(from_box, words,
+                                                                  strict=True)) / n,
             "misread": int(misread.sum()),
-            "misread_truth_box_reads": float(from_truth[misread].mean()) if misread.any()
+            "misread_truth_box_reads": float(read_truth[misread].mean()) if misread.any()
             else 0.0}

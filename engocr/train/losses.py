@@ -50,6 +50,9 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
     the word instead of 1 (YOLOv5; with the focal term this is the quality focal loss), so
     that a fragment of a word scores lower than the whole word and loses in NMS.
     `config.large_obj_weight`: large positives' objectness term weighs more.
+    `config.end_loss_weight`: each positive's two ends along the text, in word heights, add a
+    smooth L1 term to the box term (the log-size term scales an end's error down by the
+    word's length).
     `config.oriented`: each positive's angle, as (sin 2a, cos 2a), adds an L2 term to the box
     term (targets channels 6 and 7; the boxes are then the words' own, turned level)."""
     total = 0.0
@@ -86,6 +89,10 @@ def yolo_loss(outputs, targets, gt_boxes, config: DetectorConfig, gamma: float =
                 ops.sum(ops.square(target[..., 2:4] - raw[..., 2:4]), -1) * 0.5
         if config.oriented:
             box = box + ops.sum(ops.square(target[..., 6:8] - raw[..., 5:7]), -1) * ANGLE_WEIGHT
+        if config.end_loss_weight:
+            height = ops.maximum(twh[..., 1], 1.0)
+            box = box + config.end_loss_weight * (huber((pred[0] - true[0]) / height) +
+                                                  huber((pred[2] - true[2]) / height))
         p = ops.sigmoid(raw[..., 4])
         quality = ops.stop_gradient(ops.maximum(iou, 0.0)) if config.iou_objectness else 1.0
         quality = quality * ops.ones_like(obj)
