@@ -428,3 +428,8 @@ def _print_breakdown(breakdown: dict) -> None:
     boxes = breakdown["boxes"]
     print(f"  boxes: {boxes['hit']:.0%} match a word, {boxes['partial']:.0%} partly overlap "
           f"one (fragment or merge), {boxes['background']:.0%} on background")
+    edges = breakdown["edges"]
+    if edges.get("words"):
+        print(f"  found words cut more than a quarter of a height at an end: "
+              f"{edges['cut_either']:.1%} (left {edges['cut_left']:.1%}, right "
+              f"{edges['cut_right']:.1%})")
