@@ -22,24 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engocr.train.data.importers import ic15_scenes
-from engocr.train.data.paths import data_root
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 
-
-def ink_margins(image: np.ndarray, quad: np.ndarray, ink: float) -> tuple[float, float]:
-    """Blank word heights between a word's annotated (start, end) and its first and last ink
-    column; (0, 0) where no column holds ink or the word is too small to measure."""
-    from engocr.realtime.box_ends import STRIP_ROWS, ink_columns, ink_profile
-    from engocr.realtime.oriented import quads_to_obbs
-
-    cx, cy, w, h, angle = quads_to_obbs(quad[None])[0]
-    profile = ink_profile(image, float(cx), float(cy), float(w), float(h), float(angle), 0.0)
-    if len(profile) < 8:
-        return 0.0, 0.0
-    columns = np.flatnonzero(ink_columns(profile, 0, len(profile), ink))
-    if not len(columns):
-        return 0.0, 0.0
-    return columns[0] / STRIP_ROWS, (len(profile) - 1 - columns[-1]) / STRIP_ROWS
+from benchmarks.truth_margins import end_margins  # noqa: E402
+from engocr.train.data.importers import ic15_scenes  # noqa: E402
+from engocr.train.data.paths import data_root  # noqa: E402
 
 
 def classify(edges: tuple[float, ...], margins: tuple[float, float], cut_edge: float) -> str:
@@ -84,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                                      None, boxes)
         for (_, g), text, quad in zip(pairs, texts, boxes, strict=True):
             word = np.asarray(truth[g][0], np.float32).reshape(4, 2)
-            kind = classify(edge_errors(quad, word), ink_margins(image, word, card.end_ink),
-                            CUT_EDGE)
+            margins = end_margins(image, word, card.end_ink, min_height=0.0) or (0.0, 0.0)
+            kind = classify(edge_errors(quad, word), margins, CUT_EDGE)
             words.append({"kind": kind, "text": truth[g][1], "read": text,
                           "right": e2e_text(text) == e2e_text(truth[g][1]),
                           "lost_an_end": lost_an_end(text, truth[g][1])})

@@ -30,11 +30,12 @@ INKS = (0.2, 0.4, 0.6)
 MIN_HEIGHT = 8.0  # px: lower words have too few columns a letter to measure
 
 
-def end_margins(image: np.ndarray, quad: np.ndarray, ink: float) -> tuple[float, float] | None:
+def end_margins(image: np.ndarray, quad: np.ndarray, ink: float,
+                min_height: float = MIN_HEIGHT) -> tuple[float, float] | None:
     """Blank word heights between the quad's (start, end) and its first and last ink column;
-    None for a word too low or too short to measure."""
+    None for a word lower than `min_height` px, too short to measure or with no ink."""
     cx, cy, w, h, angle = quads_to_obbs(quad[None])[0]
-    if h < MIN_HEIGHT:
+    if h < min_height:
         return None
     profile = ink_profile(image, cx, cy, w, h, angle, 0.0)
     n = len(profile)

@@ -174,13 +174,14 @@ def test_export_ends_writes_its_choice_into_the_card(tmp_path):
 def test_a_cut_word_is_told_apart_from_an_annotation_margin():
     """`benchmarks/cut_words.py`: a box that ends at the ink of a word annotated with a wide
     blank margin is cut only in the margin; one that ends inside the ink is cut in the ink."""
-    from benchmarks.cut_words import classify, ink_margins
+    from benchmarks.cut_words import classify
+    from benchmarks.truth_margins import end_margins
     from engocr.train.metrics import CUT_EDGE, edge_errors
 
     frame, [(x0, x1)], (y0, y1) = _scene([("HELLO", 200)])
     h = y1 - y0
     annotated = _quad(x0 - 0.5 * h, x1 + 0.5 * h, y0, y1)[0]
-    margins = ink_margins(frame, annotated, 0.45)
+    margins = end_margins(frame, annotated, 0.45)
     assert 0.4 < margins[0] < 0.6 and 0.4 < margins[1] < 0.6
     at_ink, into_ink = _quad(x0, x1, y0, y1)[0], _quad(x0 + 0.6 * h, x1, y0, y1)[0]
     assert classify(edge_errors(at_ink, annotated), margins, CUT_EDGE) == "margin"
