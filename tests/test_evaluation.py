@@ -9,6 +9,7 @@ import pytest
 
 from engocr.charset import edit_distance
 from engocr.cli import main
+from engocr.errors import InputError
 from engocr.geometry import box_to_quad
 from engocr.train.metrics import detection_breakdown, detection_scores, detection_sweep
 
@@ -125,6 +126,37 @@ def test_eval_det_fixture_curve_ceiling_and_plot(tiny_models, tmp_path, capsys):
     assert "recall by word height" in out and "on background" in out
     image = cv2.imread(str(plot))
     assert image is not None and image.ndim == 3 and min(image.shape[:2]) >= 300
+
+
+def test_settings_from_gives_a_card_the_exports_decode_and_crop_settings(tmp_path):
+    """`engocr eval det --run R --settings-from M` scores a Keras run as its export would run:
+    the card takes every decode and crop setting of M's card, and nothing else."""
+    from engocr.commands.training import adopt_decode_settings
+    from engocr.realtime.card import DECODE_SETTINGS, ModelCard
+
+    source = ModelCard(kind="detector", input_width=320, input_height=256, input_channels=3,
+                       iou_threshold=0.6, box_merge_iou=0.5, large_min_height=90.0,
+                       large_score_threshold=0.1, box_extend=0.05, end_reach=0.6, end_gap=0.2,
+                       end_ink=0.3, crop_pad_x=0.0, crop_pad_y=0.2, score_threshold=0.4)
+    source.save(tmp_path / "det.json")
+    card = ModelCard(kind="detector", input_width=640, input_height=480, input_channels=3)
+    adopt_decode_settings(card, tmp_path / "det.tflite")
+    assert all(getattr(card, name) == getattr(source, name) for name in DECODE_SETTINGS)
+    assert (card.input_width, card.score_threshold) == (640, 0.3)  # the run's own, kept
+
+    ModelCard(kind="recognizer", input_width=128, input_height=32,
+              input_channels=1).save(tmp_path / "rec.json")
+    with pytest.raises(InputError, match="rec.tflite is a recognizer, not a detector"):
+        adopt_decode_settings(card, tmp_path / "rec.tflite")
+    with pytest.raises(InputError, match="--settings-from: .*model card missing"):
+        adopt_decode_settings(card, tmp_path / "none.tflite")
+
+
+def test_settings_from_without_a_run_is_one_clear_error(tmp_path, capsys):
+    code = main(["eval", "det", "--data", str(tmp_path), "--settings-from",
+                 str(tmp_path / "det.tflite")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--settings-from applies to a Keras run" in err[0]
 
 
 def test_postprocess_grid_scores_every_pair_and_restores_the_card(tiny_models):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engocr.argtypes import COUNT, FRACTION, POSITIVE, SIZE
 from engocr.errors import InputError
+from engocr.train.bundle import FONT_MB, PHOTO_MB
 
 DATA_HELP = ("real data folder (ic15_train, iiit5k_test, ...); default: $ENGOCR_DATA, else "
              "../shared/data beside the source checkout (on a plain install: the first "
@@ -86,9 +87,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     bundle.add_argument("--out", type=Path, default=Path(".gpu"),
                         help="bundle folder (git-ignored .gpu by default)")
     bundle.add_argument("--data", type=Path, default=None, help=DATA_HELP)
-    bundle.add_argument("--font-mb", type=float, default=12.0,
+    bundle.add_argument("--font-mb", type=float, default=FONT_MB,
                         help="megabytes of font files (one face per family) to pack")
-    bundle.add_argument("--photo-mb", type=float, default=20.0,
+    bundle.add_argument("--photo-mb", type=float, default=PHOTO_MB,
                         help="megabytes of the real photos' tar for a detector run (the "
                              "validation photos first, a lettering run's word crops next, "
                              "then training photos in random order)")
@@ -186,6 +187,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                       help="with --run: its best or last weights")
     edet.add_argument("--model", type=Path,
                       help="a .tflite detector (default: the shipped one, unless --run is given)")
+    edet.add_argument("--settings-from", type=Path, default=None, metavar="MODEL",
+                      help="with --run: decode boxes and cut crops with this exported "
+                           "detector's settings (its .tflite or card; e.g. the shipped "
+                           "engocr/assets/detector.tflite) instead of the defaults: NMS, merge, "
+                           "large-word threshold, box ends, crop margins")
     edet.add_argument("--data", type=Path, default=None, help=DATA_HELP)
     edet.add_argument("--rec-model", type=Path, default=None,
                       help="recognizer that reads the found words (default: the shipped one)")
@@ -369,6 +375,8 @@ def _eval_det(args: argparse.Namespace) -> int:
     from engocr.train.metrics import detection_breakdown
     from engocr.train.runs import keras_detector
 
+    if args.settings_from is not None and args.run is None:
+        raise InputError("--settings-from applies to a Keras run: give --run")
     recognizer = tflite_recognizer(args.rec_model or DEFAULT_RECOGNIZER)
     try:
         scenes = ic15_val_scenes(args.data, args.limit)
@@ -381,8 +389,12 @@ def _eval_det(args: argparse.Namespace) -> int:
 
         # At the longest side the run trains and evaluates for, as the runtime feeds it.
         side = read_config(args.run, DetectorConfig).max_side
-        detectors[f"keras {args.run.name}"] = keras_detector(args.run, args.weights,
-                                                             max_side=side)
+        detect = keras_detector(args.run, args.weights, max_side=side)
+        name = f"keras {args.run.name}"
+        if args.settings_from is not None:
+            adopt_decode_settings(detect.card, args.settings_from)
+            name += f" (settings of {args.settings_from.name})"
+        detectors[name] = detect
     if args.model is not None or args.run is None:
         from engocr.realtime.reader import DEFAULT_DETECTOR
 
@@ -416,6 +428,22 @@ def _eval_det(args: argparse.Namespace) -> int:
 
         print(f"wrote {pr_curves(curves, args.plot)}")
     return 0
+
+
+def adopt_decode_settings(card, source: Path) -> None:
+    """Gives a detector card the box decoding and crop settings of an exported detector's card
+    (`source`: its .tflite or .json), so a Keras run is scored as its export would run."""
+    from engocr.errors import ModelError
+    from engocr.realtime.card import DECODE_SETTINGS, ModelCard
+
+    try:
+        other = ModelCard.load(source.with_suffix(".json"))
+    except ModelError as exc:
+        raise InputError(f"--settings-from: {exc}") from None
+    if other.kind != "detector":
+        raise InputError(f"--settings-from: {source} is a {other.kind}, not a detector")
+    for name in DECODE_SETTINGS:
+        setattr(card, name, getattr(other, name))
 
 
 def _print_breakdown(breakdown: dict) -> None:

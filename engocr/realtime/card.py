@@ -13,6 +13,13 @@ from engocr.realtime.kernels import BOX_MERGE_IOU
 CARD_VERSION = 1
 
 
+# A detector card's box decoding and crop settings, which the export chooses for its weights
+# and which a Keras run can borrow to be scored as a shipped model is run (`engocr eval det
+# --settings-from`). The coarse pass is left out: it needs the export's second model.
+DECODE_SETTINGS = ("iou_threshold", "box_merge_iou", "large_min_height", "large_score_threshold",
+                   "box_extend", "end_reach", "end_gap", "end_ink", "crop_pad_x", "crop_pad_y")
+
+
 @dataclass
 class ModelCard:
     """kind: "detector" or "recognizer". Inputs are NHWC float pixel values 0..255 (BGR for the

@@ -31,11 +31,12 @@ DEVICE_BYTES = 64 * 2 ** 20  # what a device call carries: working tree and bund
 # photos go first (the run's evaluation), then training photos in random order until the budget.
 PHOTO_QUALITY = 60
 PHOTO_MB = 20.0
+FONT_MB = 12.0  # font files packed: one face per family, families in random order
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
              "manylinux2014_x86_64")
 
 
-def make_bundle(out: Path, run_dir: Path, data: Path | None = None, font_mb: float = 12.0,
+def make_bundle(out: Path, run_dir: Path, data: Path | None = None, font_mb: float = FONT_MB,
                 wheels: bool = True, seed: int = 0, photo_mb: float = PHOTO_MB
                 ) -> dict[str, int]:
     """Write the bundle for training `run_dir` (a recognizer or detector run) into `out`; the
