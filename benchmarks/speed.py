@@ -26,12 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--det-model", type=Path, default=None,
                    help="another detector (a .tflite with its card), e.g. the shipped one with "
                         "a setting of its card changed")
+    p.add_argument("--rec-model", type=Path, default=None,
+                   help="another recognizer (a .tflite with its card), e.g. a candidate "
+                        "exported with `engocr export rec --out`, timed before it ships")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
     args = p.parse_args(argv)
     results = []
     for size in args.sizes:
         figures = run_bench(BenchSettings(source=args.source, size=size, frames=args.frames,
-                                          threads=args.threads, det_model=args.det_model))
+                                          threads=args.threads, det_model=args.det_model,
+                                          rec_model=args.rec_model))
         print(format_table(figures), flush=True)
         results.append(figures)
     args.out.parent.mkdir(parents=True, exist_ok=True)
