@@ -143,6 +143,14 @@ def test_settings_from_gives_a_card_the_exports_decode_and_crop_settings(tmp_pat
     adopt_decode_settings(card, tmp_path / "det.tflite")
     assert all(getattr(card, name) == getattr(source, name) for name in DECODE_SETTINGS)
     assert (card.input_width, card.score_threshold) == (640, 0.3)  # the run's own, kept
+    # An end head's reach comes along only where both models have the head.
+    card.end_head, card.end_head_reach = True, 0.5
+    adopt_decode_settings(card, tmp_path / "det.tflite")
+    assert card.end_head_reach == 0.5
+    source.end_head, source.end_head_reach = True, 0.25
+    source.save(tmp_path / "det.json")
+    adopt_decode_settings(card, tmp_path / "det.tflite")
+    assert card.end_head_reach == 0.25
 
     ModelCard(kind="recognizer", input_width=128, input_height=32,
               input_channels=1).save(tmp_path / "rec.json")

@@ -444,6 +444,8 @@ def adopt_decode_settings(card, source: Path) -> None:
         raise InputError(f"--settings-from: {source} is a {other.kind}, not a detector")
     for name in DECODE_SETTINGS:
         setattr(card, name, getattr(other, name))
+    if card.end_head and other.end_head:  # the head's reach, chosen with the box ends
+        card.end_head_reach = other.end_head_reach
 
 
 def _print_breakdown(breakdown: dict) -> None:
