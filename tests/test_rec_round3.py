@@ -168,6 +168,24 @@ def test_arc_words_keep_their_ink_inside_their_boxes():
         assert abs(bent.ink.sum() - block.ink.sum()) < 0.1 * block.ink.sum()
 
 
+def test_relief_shows_letters_by_lit_and_shaded_edges_not_by_paint():
+    from engocr.train.data.render import TextBlock, composite
+
+    ink = np.zeros((40, 60), np.float32)
+    ink[10:30, 20:40] = 1.0  # one square letter
+    block = TextBlock(ink, np.array([[[20, 10], [40, 10], [40, 30], [20, 30]]], np.float32), ["I"])
+    grey = np.array([128, 128, 128], np.float32)
+    for strength in (100.0, -100.0):  # embossed, engraved
+        scene = np.full((40, 60, 3), 128, np.uint8)
+        composite(scene, block, np.eye(3), (0, 0), grey, relief=(0, 2, strength))
+        top, bottom, inside = scene[11, 30, 0], scene[31, 30, 0], scene[20, 30, 0]
+        assert abs(int(inside) - 128) <= 2  # the letter keeps the surface's colour
+        if strength > 0:  # light from above: a raised letter's top edge lit, its foot shaded
+            assert top > 160 and bottom < 100
+        else:
+            assert top < 100 and bottom > 160
+
+
 def test_styled_crops_render_with_their_labels_and_default_is_unchanged():
     from engocr.charset import CHARSET
     from engocr.train.data.backgrounds import PhotoBank
@@ -180,7 +198,7 @@ def test_styled_crops_render_with_their_labels_and_default_is_unchanged():
     plain, default = SynthCrops(seed=5, bank=bank), SynthCrops.styled("default", 5, bank=bank)
     for i in range(3):
         assert np.array_equal(plain[i].image, default[i].image)
-    for knob in ("arc_p", "steep_p", "led_p", "faint_p"):
+    for knob in ("arc_p", "steep_p", "led_p", "faint_p", "emboss_p"):
         gen = SynthCrops(seed=5, bank=bank, **{knob: 1.0})
         for i in range(4):
             sample = gen[i]

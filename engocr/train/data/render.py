@@ -167,16 +167,22 @@ def contrasting_colour(rng: np.random.Generator, background: np.ndarray,
 
 def composite(scene: np.ndarray, block: TextBlock, matrix: np.ndarray, offset: tuple[int, int],
               colour: np.ndarray, plate: np.ndarray | None = None,
-              shadow: tuple[int, int] | None = None) -> np.ndarray:
+              shadow: tuple[int, int] | None = None,
+              relief: tuple[int, int, float] | None = None) -> np.ndarray:
     """Blend the block's ink (and plate) into `scene` in place; returns word quads in scene
     pixels. `matrix` maps canvas to a warped canvas placed at `offset` (x, y). Only the region
-    the warped canvas covers is warped and blended (much cheaper than the whole frame)."""
+    the warped canvas covers is warped and blended (much cheaper than the whole frame).
+
+    `relief` (dx, dy, strength) draws the words in relief instead of in paint: the surface
+    keeps its colour (`colour` only tints it) and the letters show by their lit and shaded
+    edges, light falling from (-dx, -dy); a positive strength raises them (embossed), a negative
+    one cuts them in (engraved)."""
     h, w = scene.shape[:2]
     ch, cw = block.ink.shape
     shift = np.array([[1, 0, offset[0]], [0, 1, offset[1]], [0, 0, 1]], np.float64)
     full = shift @ matrix
     corners = transform_points(np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], np.float32), full)
-    pad = 4 + (max(shadow) if shadow else 0)
+    pad = 4 + max(max(shadow) if shadow else 0, max(abs(v) for v in relief[:2]) if relief else 0)
     x0 = int(np.clip(np.floor(corners[:, 0].min()) - pad, 0, w))
     y0 = int(np.clip(np.floor(corners[:, 1].min()) - pad, 0, h))
     x1 = int(np.clip(np.ceil(corners[:, 0].max()) + pad, 0, w))
@@ -194,7 +200,15 @@ def composite(scene: np.ndarray, block: TextBlock, matrix: np.ndarray, offset: t
     if shadow is not None:  # a drop shadow offset by (dx, dy) pixels
         shade = np.roll(ink, shadow[::-1], axis=(0, 1))[..., None] * 0.6
         out = out * (1 - shade)
-    out = out * (1 - ink[..., None]) + colour * ink[..., None]
+    if relief is not None:
+        dx, dy, strength = relief
+        soft = cv2.GaussianBlur(ink, (0, 0), 0.6)
+        edges = soft - np.roll(soft, (dy, dx), axis=(0, 1))  # lit side > 0, shaded side < 0
+        out = out + strength * edges[..., None]
+        tint = 0.2 * ink[..., None]
+        out = out * (1 - tint) + colour * tint
+    else:
+        out = out * (1 - ink[..., None]) + colour * ink[..., None]
     scene[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
     return quads
 
@@ -279,6 +293,20 @@ def dot_matrix(block: TextBlock, rng: np.random.Generator, size: int) -> TextBlo
     if rng.random() < 0.5:  # light bleeding round the LEDs
         ink = np.maximum(ink, 0.5 * cv2.GaussianBlur(ink, (0, 0), cell * 0.6))
     return TextBlock(np.clip(ink, 0, 1), block.quads.copy(), list(block.texts))
+
+
+def relief_light(rng: np.random.Generator, size: int) -> tuple[int, int, float]:
+    """`composite`'s relief for letters `size` px high: the lit edge's offset (one to three
+    pixels, from a random side, mostly from above as indoor light falls) and its strength,
+    raised (embossed: a plaque, a moulded bottle, a coin) or cut in (engraved, stamped)."""
+    reach = max(1, int(round(size * rng.uniform(0.03, 0.07))))
+    from_above = rng.random() < 0.7
+    angle = rng.uniform(0.1, 0.9) * np.pi if from_above else rng.uniform(0, 2 * np.pi)
+    dx, dy = int(round(reach * np.cos(angle))), int(round(reach * np.sin(angle)))
+    if dx == 0 and dy == 0:
+        dy = reach
+    strength = rng.uniform(70, 130) * (1.0 if rng.random() < 0.5 else -1.0)
+    return dx, dy, float(strength)
 
 
 def faint_colour(rng: np.random.Generator, background: np.ndarray,

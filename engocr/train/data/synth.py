@@ -20,6 +20,7 @@ from engocr.train.data.render import (
     faint_colour,
     pick_font,
     random_warp,
+    relief_light,
     render_block,
     steep_warp,
     warped_size,
@@ -44,6 +45,8 @@ CROP_STYLES: dict[str, dict[str, float]] = {
     "default": {},
     # issue 29: more words on circles, steeply foreshortened, on LED boards and faint
     "round3": {"arc_p": 0.12, "steep_p": 0.15, "led_p": 0.04, "faint_p": 0.06},
+    # round3 with embossed and engraved words (plaques, moulded bottles, stamped metal)
+    "round4": {"arc_p": 0.12, "steep_p": 0.15, "led_p": 0.04, "faint_p": 0.06, "emboss_p": 0.05},
 }
 
 
@@ -55,15 +58,18 @@ class SynthCrops:
     Optional styles, off (0) by default so that a seed renders the samples it always did (no
     random draw is made for a style at 0): `arc_p` words along a circle, `steep_p` a steep
     perspective (a sign turned away), `led_p` LED / dot-matrix text, `faint_p` low-contrast
-    text. `CROP_STYLES` names mixes of them (`SynthCrops.styled`)."""
+    text, `emboss_p` embossed or engraved letters (shown by their edges' light and shade).
+    `CROP_STYLES` names mixes of them (`SynthCrops.styled`)."""
 
     def __init__(self, seed: int = 0, photo_p: float = 0.4, bank: PhotoBank | None = None,
                  curved_p: float = 0.15, oblique_p: float = 0.25, arc_p: float = 0.0,
-                 steep_p: float = 0.0, led_p: float = 0.0, faint_p: float = 0.0):
+                 steep_p: float = 0.0, led_p: float = 0.0, faint_p: float = 0.0,
+                 emboss_p: float = 0.0):
         self.seed = seed
         self.photo_p = photo_p
         self.curved_p, self.oblique_p = curved_p, oblique_p
         self.arc_p, self.steep_p, self.led_p, self.faint_p = arc_p, steep_p, led_p, faint_p
+        self.emboss_p = emboss_p
         self.bank = bank if bank is not None else photo_bank()
 
     @classmethod
@@ -83,6 +89,7 @@ class SynthCrops:
         size = int(rng.integers(22, 56))
         block = render_block(rng, [text.split(" ")], pick_font(rng), size)
         led = self._chance(rng, self.led_p)
+        relief = None
         if led:
             block = dot_matrix(block, rng, size)
         if self._chance(rng, self.arc_p):
@@ -110,8 +117,17 @@ class SynthCrops:
             colour = np.asarray(led_colours[int(rng.integers(5))], np.float32)
         elif self._chance(rng, self.faint_p):
             colour = faint_colour(rng, reference)
+        elif self._chance(rng, self.emboss_p):  # the surface's own colour, edges lit and shaded
+            relief = relief_light(rng, size)
+            if plate is None and rng.random() < 0.85:  # mostly on a plain surface, not a photo
+                plate = np.asarray(reference, np.float32)
+            if plate is not None:  # mid-tones: light and shade both show, neither clips
+                plate = np.clip(plate, 50, 205)
+            colour = faint_colour(rng, reference, contrast=(0.0, 12.0))
         shadow = tuple(int(v) for v in rng.integers(1, 4, 2)) if rng.random() < 0.1 else None
-        quads = composite(scene, block, matrix, (0, 0), colour, plate, shadow)
+        if relief is not None:
+            shadow = None  # relief has its own shading
+        quads = composite(scene, block, matrix, (0, 0), colour, plate, shadow, relief)
         x1, y1 = quads.reshape(-1, 2).min(0)
         x2, y2 = quads.reshape(-1, 2).max(0)
         text_h = max(y2 - y1, 4.0)
