@@ -58,7 +58,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="normalisation in those blocks: batch norm folds away in int8 and "
                           "halves their cost there")
     rec.add_argument("--synth-style", default=None, metavar="NAME",
-                     help="mix of synthetic crop styles (default, round3); kept in the run "
+                     help="mix of synthetic crop styles (default, round3, round4); kept in the run "
                           "folder (default: the run's own, else 'default')")
     rec.add_argument("--recipe", type=Path, default=None,
                      help="JSON list of training phases for a new run (default: the built-in "
