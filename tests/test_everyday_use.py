@@ -320,6 +320,23 @@ def test_data_preview_outside_a_checkout_asks_for_out(plain_install, tmp_path, m
     assert not any(work.iterdir())  # no ./docs/images made in whatever folder it ran in
 
 
+def test_data_preview_draws_a_named_crop_style_and_refuses_an_unknown_one(tmp_path, capsys):
+    from engocr.cli import main
+    from engocr.train.data.fonts import find_fonts
+
+    if not find_fonts():
+        pytest.skip("no fonts: run scripts/setup_train.sh")
+    assert main(["data", "preview", "--out", str(tmp_path), "--style", "round4"]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["synth-crops-round4.jpg", "synth-scenes.jpg"]
+    assert cv2.imread(str(tmp_path / "synth-crops-round4.jpg")).shape[0] > 100
+    capsys.readouterr()
+    assert main(["data", "preview", "--out", str(tmp_path / "x"), "--style", "gothic"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown style 'gothic'" in err and "round4" in err and "\n" not in err
+    assert not (tmp_path / "x").exists()
+
+
 def test_data_preview_in_the_checkout_defaults_to_its_docs_images():
     from engocr.train.data.paths import REPO_ROOT, in_checkout
 

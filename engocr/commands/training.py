@@ -169,6 +169,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                       help="folder the contact sheets are written to (default: the checkout's "
                            "docs/images; required on a plain install)")
     prev.add_argument("--seed", type=int, default=0, help="seed of the samples drawn")
+    prev.add_argument("--style", default="default", metavar="NAME",
+                      help="synthetic crop style of the crop sheet (default, round3, round4)")
     prev.set_defaults(func=_preview)
 
     ev = sub.add_parser("eval", help="evaluate a model on the real data")
@@ -224,7 +226,12 @@ def _preview(args: argparse.Namespace) -> int:
             raise InputError("data preview: give --out DIR (this is not a source checkout, so "
                              "there is no docs/images to write into)")
         out = REPO_ROOT / "docs" / "images"
-    for path in write_sheets(out, args.seed):
+    from engocr.train.data.synth import CROP_STYLES
+
+    if args.style not in CROP_STYLES:
+        raise InputError(f"data preview: unknown style {args.style!r}: choose one of "
+                         f"{', '.join(sorted(CROP_STYLES))}")
+    for path in write_sheets(out, args.seed, args.style):
         print(f"wrote {path}")
     return 0
 

@@ -29,9 +29,11 @@ def scene_sheet(seed: int = 0, count: int = 6, columns: int = 3,
     return _grid(tiles, columns)
 
 
-def crop_sheet(seed: int = 0, count: int = 48, columns: int = 4, height: int = 40) -> np.ndarray:
-    """Recognizer crops at a common height, each with its label printed beneath."""
-    gen = SynthCrops(seed=seed)
+def crop_sheet(seed: int = 0, count: int = 48, columns: int = 4, height: int = 40,
+               style: str = "default") -> np.ndarray:
+    """Recognizer crops of a `CROP_STYLES` mix at a common height, each with its label printed
+    beneath."""
+    gen = SynthCrops.styled(style, seed)
     width = height * 6
     tiles = []
     for i in range(count):
@@ -58,9 +60,12 @@ def _grid(tiles: list[np.ndarray], columns: int, pad: int = 6) -> np.ndarray:
     return sheet
 
 
-def write_sheets(out_dir: Path, seed: int = 0) -> list[Path]:
+def write_sheets(out_dir: Path, seed: int = 0, style: str = "default") -> list[Path]:
+    """The scene sheet and the crop sheet of `style` ("synth-crops-STYLE.jpg" for a style
+    other than the default)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "synth-scenes.jpg", out_dir / "synth-crops.jpg"]
+    crops_name = "synth-crops.jpg" if style == "default" else f"synth-crops-{style}.jpg"
+    paths = [out_dir / "synth-scenes.jpg", out_dir / crops_name]
     cv2.imwrite(str(paths[0]), scene_sheet(seed), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    cv2.imwrite(str(paths[1]), crop_sheet(seed), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    cv2.imwrite(str(paths[1]), crop_sheet(seed, style=style), [cv2.IMWRITE_JPEG_QUALITY, 90])
     return paths
