@@ -18,8 +18,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          "write them into its card; ends: its box ends and crop margins, on "
                          "training images")
     ex.add_argument("--run", type=Path, default=None, help="training run folder (rec, det)")
-    ex.add_argument("--weights", choices=["best", "last"], default="best",
-                    help="the run's best (by validation) or last weights")
+    ex.add_argument("--weights", default="best", metavar="NAME",
+                    help="the run's best (by validation) or last weights, or ones named by "
+                         "`engocr train average` (RUN/NAME.weights.h5)")
     ex.add_argument("--out", type=Path, default=None,
                     help="where the chosen model goes (default: the package's assets)")
     ex.add_argument("--work", type=Path, default=Path("runs/export"),
@@ -55,6 +56,11 @@ def _export(args: argparse.Namespace) -> int:
         return 0
     if args.run is None:
         raise InputError(f"export {args.what} needs --run (the training run folder)")
+    from engocr.train.runs import weights_path
+
+    if not weights_path(args.run, args.weights).is_file():
+        raise InputError(f"{args.run} has no {args.weights} weights "
+                         f"({weights_path(args.run, args.weights)})")
     if args.what == "rec":
         out = args.out or DEFAULT_RECOGNIZER
         export_recognizer(args.run, out, args.work, tuple(args.quant), args.budget, args.data,

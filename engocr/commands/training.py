@@ -78,6 +78,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                           "of reading them from the data")
     rec.set_defaults(func=_train_rec)
 
+    avg = tsub.add_parser("average", help="average a recognizer run's weights from several "
+                          "points of its training (e.g. the ends of its cycles) into "
+                          "RUN/NAME.weights.h5, for `engocr export rec --weights NAME`")
+    avg.add_argument("--run", type=Path, required=True, help="the recognizer run")
+    avg.add_argument("--from", dest="sources", nargs="+", required=True, metavar="W",
+                     help="best, last, or a .weights.h5 file of the same model")
+    avg.add_argument("--name", required=True, help="name of the averaged weights")
+    avg.set_defaults(func=_average)
+
     bundle = tsub.add_parser("bundle", help="pack what a GPU machine without TensorFlow, "
                              "network or data needs to train a recognizer or detector run "
                              "(scripts/gpu_train.sh)")
@@ -177,6 +186,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     esub = ev.add_subparsers(dest="what", required=True)
     erec = esub.add_parser("rec", help="word accuracy and CER of the recognizer")
     erec.add_argument("--run", type=Path, help="a training run (Keras weights)")
+    erec.add_argument("--weights", default="best", metavar="NAME",
+                      help="with --run: its best, last, or averaged (`train average`) weights")
     erec.add_argument("--model", type=Path, help="a .tflite recognizer (default: shipped)")
     erec.add_argument("--sets", nargs="+", default=["iiit5k_test", "svt_test", "ic15_val"],
                       help="crop sets to score")
@@ -233,6 +244,16 @@ def _preview(args: argparse.Namespace) -> int:
                          f"{', '.join(sorted(CROP_STYLES))}")
     for path in write_sheets(out, args.seed, args.style):
         print(f"wrote {path}")
+    return 0
+
+
+def _average(args: argparse.Namespace) -> int:
+    from engocr.train.averaging import average_run_weights
+
+    if not (args.run / "config.json").is_file():
+        raise InputError(f"{args.run} is not a training run (no config.json)")
+    out = average_run_weights(args.run, args.sources, args.name)
+    print(f"averaged {len(args.sources)} weights -> {out}")
     return 0
 
 
@@ -354,8 +375,14 @@ def _no_data(data: Path | None, wanted: str) -> str:
 def _eval_rec(args: argparse.Namespace) -> int:
     from engocr.train.evaluate import evaluate_recognizer
 
+    if args.run is not None:
+        from engocr.train.runs import weights_path
+
+        if not weights_path(args.run, args.weights).is_file():
+            raise InputError(f"{args.run} has no {args.weights} weights "
+                             f"({weights_path(args.run, args.weights)})")
     results = evaluate_recognizer(args.sets, run=args.run, model=args.model, data=args.data,
-                                  limit=args.limit)
+                                  limit=args.limit, weights=args.weights)
     if not results:
         raise InputError(_no_data(args.data, " or ".join(args.sets)))
     for name, scores in results.items():

@@ -47,14 +47,16 @@ def read_crops_tflite(recognizer, images: np.ndarray, lexicon: bool = True) -> l
 
 
 def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | None = None,
-                        data: Path | None = None, limit: int | None = None) -> dict:
+                        data: Path | None = None, limit: int | None = None,
+                        weights: str = "best") -> dict:
     """Word accuracy (protocol), exact accuracy and CER per crop set. A TFLite recognizer with
-    a word list also reports what the model reads without it (`model_word_acc`, ...)."""
+    a word list also reports what the model reads without it (`model_word_acc`, ...). A run
+    is read with its `weights` (best, last, or a name of `engocr train average`)."""
     if run is not None:
         from engocr.train.rec import predict_logits
         from engocr.train.runs import load_recognizer_model
 
-        keras_model, config = load_recognizer_model(run)
+        keras_model, config = load_recognizer_model(run, weights)
         height, width = config.height, config.width
 
         def predict(images):  # the readings, and the model's alone where they differ
