@@ -349,7 +349,9 @@ def test_yolo_loss_finite_and_falls(losses, fall):
     x, targets, gt = synthetic_detector_batch(config)
     step = make_train_step(model, tf.keras.optimizers.Adam(2e-3),
                            lambda outputs, t, g: yolo_loss(outputs, list(t), g, config))
-    losses = [float(step(x, tuple(targets), gt)) for _ in range(80)]
+    # 160 steps: the YOLOv5 form sits on a plateau near 80% of its start for about 80 steps,
+    # and whether it has left it by step 80 depends on the CPU's rounding (oneDNN).
+    losses = [float(step(x, tuple(targets), gt)) for _ in range(160)]
     assert all(np.isfinite(losses))
     assert np.mean(losses[-5:]) < fall * np.mean(losses[:5]), losses[::10]
 

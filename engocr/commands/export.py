@@ -56,11 +56,9 @@ def _export(args: argparse.Namespace) -> int:
         return 0
     if args.run is None:
         raise InputError(f"export {args.what} needs --run (the training run folder)")
-    from engocr.train.runs import weights_path
+    from engocr.train.runs import existing_weights
 
-    if not weights_path(args.run, args.weights).is_file():
-        raise InputError(f"{args.run} has no {args.weights} weights "
-                         f"({weights_path(args.run, args.weights)})")
+    existing_weights(args.run, args.weights)
     if args.what == "rec":
         out = args.out or DEFAULT_RECOGNIZER
         export_recognizer(args.run, out, args.work, tuple(args.quant), args.budget, args.data,

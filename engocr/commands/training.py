@@ -376,11 +376,9 @@ def _eval_rec(args: argparse.Namespace) -> int:
     from engocr.train.evaluate import evaluate_recognizer
 
     if args.run is not None:
-        from engocr.train.runs import weights_path
+        from engocr.train.runs import existing_weights
 
-        if not weights_path(args.run, args.weights).is_file():
-            raise InputError(f"{args.run} has no {args.weights} weights "
-                             f"({weights_path(args.run, args.weights)})")
+        existing_weights(args.run, args.weights)
     results = evaluate_recognizer(args.sets, run=args.run, model=args.model, data=args.data,
                                   limit=args.limit, weights=args.weights)
     if not results:

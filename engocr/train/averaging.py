@@ -21,12 +21,13 @@ RESERVED = ("best", "last")
 
 def source_path(run_dir: Path, source: str) -> Path:
     """`best` or `last` of the run, else a weights file of the same architecture."""
-    from engocr.train.runs import weights_path
+    from engocr.train.runs import existing_weights
 
-    path = weights_path(run_dir, source) if source in RESERVED else Path(source)
-    if not path.is_file():
-        raise InputError(f"no weights at {path}")
-    return path
+    if source in RESERVED:
+        return existing_weights(run_dir, source)
+    if not Path(source).is_file():
+        raise InputError(f"no weights at {source}")
+    return Path(source)
 
 
 def check_name(name: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engocr.errors import InputError
 from engocr.export.cards import detector_card, recognizer_card
 from engocr.models.crnn import CRNNConfig, build_crnn
 from engocr.models.yolo_mobilenet import DetectorConfig, build_detector
@@ -23,6 +24,14 @@ def weights_path(run_dir: Path, weights: str = "best") -> Path:
     if weights == "last":
         return checkpoint_dir(run_dir) / WEIGHTS
     return Path(run_dir) / f"{weights}.weights.h5"
+
+
+def existing_weights(run_dir: Path, weights: str = "best") -> Path:
+    """`weights_path`, or a one-line error where the run has no such weights."""
+    path = weights_path(run_dir, weights)
+    if not path.is_file():
+        raise InputError(f"{run_dir} has no {weights} weights ({path})")
+    return path
 
 
 def load_detector_model(run_dir: Path, weights: str = "best", free_size: bool = False):
