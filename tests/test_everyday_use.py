@@ -333,7 +333,7 @@ def test_data_preview_draws_a_named_crop_style_and_refuses_an_unknown_one(tmp_pa
     capsys.readouterr()
     assert main(["data", "preview", "--out", str(tmp_path / "x"), "--style", "gothic"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "unknown style 'gothic'" in err and "round4" in err and "\n" not in err
+    assert "unknown synthetic crop style 'gothic'" in err and "round4" in err and "\n" not in err
     assert not (tmp_path / "x").exists()
 
 

@@ -237,11 +237,9 @@ def _preview(args: argparse.Namespace) -> int:
             raise InputError("data preview: give --out DIR (this is not a source checkout, so "
                              "there is no docs/images to write into)")
         out = REPO_ROOT / "docs" / "images"
-    from engocr.train.data.synth import CROP_STYLES
+    from engocr.train.data.synth import check_crop_style
 
-    if args.style not in CROP_STYLES:
-        raise InputError(f"data preview: unknown style {args.style!r}: choose one of "
-                         f"{', '.join(sorted(CROP_STYLES))}")
+    check_crop_style(args.style)
     for path in write_sheets(out, args.seed, args.style):
         print(f"wrote {path}")
     return 0

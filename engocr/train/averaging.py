@@ -56,7 +56,7 @@ def average_run_weights(run_dir: Path, sources: list[str], name: str) -> Path:
     for path in paths:
         try:
             with warnings.catch_warnings():  # Keras only warns of layers it skips
-                warnings.simplefilter("error")
+                warnings.simplefilter("error", UserWarning)
                 model.load_weights(path)
         except (ValueError, KeyError, OSError, UserWarning) as exc:
             raise InputError(f"{path} does not fit the run's model: "

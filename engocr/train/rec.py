@@ -181,14 +181,12 @@ class RecTrainer(PhasedTrainer):
 def _run_synth_style(run_dir: Path, style: str | None) -> str:
     """The run's synthetic crop style (`synth.json`): `style` if given (and then saved), else
     the one the run was started with."""
-    from engocr.train.data.synth import CROP_STYLES
+    from engocr.train.data.synth import check_crop_style
 
     path = run_dir / "synth.json"
     if style is None:
         return json.loads(path.read_text())["style"] if path.exists() else "default"
-    if style not in CROP_STYLES:
-        raise InputError(f"unknown synthetic crop style {style!r}: choose one of "
-                         f"{', '.join(sorted(CROP_STYLES))}")
+    check_crop_style(style)
     run_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"style": style}))
     return style

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engocr.errors import InputError
 from engocr.train.data.backgrounds import PhotoBank, photo_bank, procedural
 from engocr.train.data.degrade import resample, webcam_degrade
 from engocr.train.data.records import CropSample, SceneSample, WordBox
@@ -48,6 +49,14 @@ CROP_STYLES: dict[str, dict[str, float]] = {
     # round3 with embossed and engraved words (plaques, moulded bottles, stamped metal)
     "round4": {"arc_p": 0.12, "steep_p": 0.15, "led_p": 0.04, "faint_p": 0.06, "emboss_p": 0.05},
 }
+
+
+def check_crop_style(style: str) -> None:
+    """A one-line error naming the known styles where `style` is not one of `CROP_STYLES`
+    (for a command to refuse it before it writes anything)."""
+    if style not in CROP_STYLES:
+        raise InputError(f"unknown synthetic crop style {style!r}: choose one of "
+                         f"{', '.join(sorted(CROP_STYLES))}")
 
 
 class SynthCrops:
