@@ -80,10 +80,11 @@ POSITIVE = checked(int, lambda v: v >= 1, "a whole number >= 1")
 COUNT = checked(int, lambda v: v >= 0, "a whole number >= 0")
 THREADS = checked(int, lambda v: 1 <= v <= MAX_THREADS, f"a whole number from 1 to {MAX_THREADS}")
 FRACTION = checked(float, lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1")
+ASPECT = checked(float, lambda v: 0.0 <= v <= 8.0, "a width-to-height ratio from 0 to 8")
 SIDE = checked(int, lambda v: v >= 32, "a number of pixels >= 32")
 COARSE_SIDE = checked(int, lambda v: v == 0 or 64 <= v <= 4096,
                       "0 (off) or a number of pixels from 64 to 4096")
 
 # What a value is called in --help when its option gives no metavar.
 _METAVARS = {Path: "PATH", SIZE: "WxH", POSITIVE: "N", COUNT: "N", THREADS: "N", FRACTION: "0-1",
-             SIDE: "PIXELS", COARSE_SIDE: "PIXELS", int: "N", float: "X"}
+             ASPECT: "R", SIDE: "PIXELS", COARSE_SIDE: "PIXELS", int: "N", float: "X"}

@@ -38,11 +38,16 @@ def letterbox(image: np.ndarray, dst_w: int, dst_h: int, fill: int = 114
     return out, scale, dx, dy
 
 
-def fit_crop_to_width(crop_gray: np.ndarray, height: int, width: int) -> np.ndarray:
+def fit_crop_to_width(crop_gray: np.ndarray, height: int, width: int, min_aspect: float = 0.0
+                      ) -> np.ndarray:
     """Resize a grayscale word crop to `height`, keep aspect, pad right to `width`; words wider
-    than `width` are squeezed to fit, never cut off."""
+    than `width` are squeezed to fit, never cut off. A crop narrower than `min_aspect` x its
+    height is widened to that: a sign seen from the side comes foreshortened, its letters
+    squeezed under two of the recognizer's time steps each, and read far less often (the
+    value belongs to the model: `CRNNConfig.min_aspect`, `ModelCard.min_aspect`)."""
     h, w = crop_gray.shape[:2]
-    new_w = max(1, min(width, int(round(w * height / max(h, 1)))))
+    scaled_w = max(w * height / max(h, 1), min_aspect * height)
+    new_w = max(1, min(width, int(round(scaled_w))))
     resized = cv2.resize(crop_gray, (new_w, height), interpolation=cv2.INTER_AREA
                          if h > height else cv2.INTER_LINEAR)
     if new_w == width:
@@ -54,7 +59,8 @@ def fit_crop_to_width(crop_gray: np.ndarray, height: int, width: int) -> np.ndar
     return out
 
 
-def crop_to_input(crop_bgr: np.ndarray, height: int, width: int) -> np.ndarray:
+def crop_to_input(crop_bgr: np.ndarray, height: int, width: int, min_aspect: float = 0.0
+                  ) -> np.ndarray:
     """A BGR word crop to the recognizer's grayscale (height x width) uint8 input."""
     gray = crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
-    return fit_crop_to_width(gray, height, width)
+    return fit_crop_to_width(gray, height, width, min_aspect)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from engocr.argtypes import COUNT, FRACTION, POSITIVE, SIZE
+from engocr.argtypes import ASPECT, COUNT, FRACTION, POSITIVE, SIZE
 from engocr.errors import InputError
 from engocr.train.bundle import FONT_MB, PHOTO_MB
 
@@ -57,6 +57,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rec.add_argument("--mixer-norm", choices=["layer", "batch"], default="layer",
                      help="normalisation in those blocks: batch norm folds away in int8 and "
                           "halves their cost there")
+    rec.add_argument("--min-aspect", type=ASPECT, default=0.0,
+                     help="a new run widens crops narrower than R x their height to that "
+                          "(foreshortened signs; 0: crops as they are)")
     rec.add_argument("--synth-style", default=None, metavar="NAME",
                      help="mix of synthetic crop styles (default, round3, round4); kept in the run "
                           "folder (default: the run's own, else 'default')")
@@ -73,6 +76,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="a new run starts from this run's best weights where layers match "
                           "(e.g. its convolutional body under another head) and skips the "
                           "synthetic pretraining")
+    rec.add_argument("--init-weights", default="best", metavar="NAME",
+                     help="with --init-from: its best, last, or averaged (`train average`) "
+                          "weights")
     rec.add_argument("--crops", type=Path, default=None,
                      help="real crops prepared by `engocr train bundle` (crops.npz), instead "
                           "of reading them from the data")
@@ -276,14 +282,15 @@ def _train_rec(args: argparse.Namespace) -> int:
                         widths=tuple(args.widths), hidden=args.hidden,
                         unroll=args.head != "conv", rectify=args.rectify,
                         mixer_blocks=args.mixer_blocks, mixer_dim=args.mixer_dim,
-                        mixer_norm=args.mixer_norm)
+                        mixer_norm=args.mixer_norm, min_aspect=args.min_aspect)
     recipe = INIT_RECIPE if args.init_from else DEFAULT_RECIPE
     if args.recipe is not None:
         recipe = read_recipe(args.recipe)
     trainer = RecTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
                          init_from=args.init_from, pool=args.pool, reuse=args.reuse,
-                         crops=args.crops, synth_style=args.synth_style)
+                         crops=args.crops, synth_style=args.synth_style,
+                         init_weights=args.init_weights)
     state = trainer.train(minutes=args.minutes)
     print(json.dumps({"step": state.step, "phase": state.phase, "best": state.best}))
     return 0

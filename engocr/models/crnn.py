@@ -35,6 +35,8 @@ class CRNNConfig:
     mixer_heads: int = 4
     mixer_dim: int = 0  # width of the mixing blocks (0: the head's width)
     mixer_norm: str = "layer"  # layer | batch (folds away in int8)
+    # crops narrower than this x their height are widened to it (preprocess.fit_crop_to_width)
+    min_aspect: float = 0.0
 
     @property
     def time_steps(self) -> int:

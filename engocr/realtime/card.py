@@ -84,6 +84,9 @@ class ModelCard:
     charset: str = ""
     blank_index: int = 0
     time_steps: int = 0
+    # Crops narrower than this x their height are widened to it before the resize
+    # (preprocess.fit_crop_to_width); chosen by the export on validation crops. 0: as they are.
+    min_aspect: float = 0.0
     # Readings less sure than this are not reported by default: chosen by the export on
     # training images, with the detector shipped then, for the best end-to-end F.
     min_conf: float = 0.0

@@ -32,12 +32,13 @@ class TextRecognizer:
                  ) -> tuple[list[str], np.ndarray]:
         texts: list[str] = []
         confs: list[np.ndarray] = []
-        h, w = self.card.input_height, self.card.input_width
+        h, w, aspect = self.card.input_height, self.card.input_width, self.card.min_aspect
         pre = infer = dec = lex = 0.0
         for start in range(0, len(crops), self.max_batch):
             t0 = time.perf_counter()
             chunk = crops[start:start + self.max_batch]
-            x = np.stack([crop_to_input(c, h, w) for c in chunk])[..., None].astype(np.float32)
+            x = np.stack([crop_to_input(c, h, w, aspect) for c in chunk])
+            x = x[..., None].astype(np.float32)
             t1 = time.perf_counter()
             logits = self.engine.run(x)[0]
             t2 = time.perf_counter()

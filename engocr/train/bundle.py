@@ -74,7 +74,7 @@ def _save_crops(path: Path, run_dir: Path, data: Path | None) -> int:
     from engocr.train.rec_data import save_prepared
 
     config = read_config(run_dir, CRNNConfig)
-    sets = real_crop_sets(config.height, config.width, data)
+    sets = real_crop_sets(config.height, config.width, data, config.min_aspect)
     if not sets:
         raise InputError("no real crops found: point --data at ../shared/data")
     return save_prepared(path, sets).stat().st_size

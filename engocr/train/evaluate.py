@@ -57,7 +57,7 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
         from engocr.train.runs import load_recognizer_model
 
         keras_model, config = load_recognizer_model(run, weights)
-        height, width = config.height, config.width
+        height, width, aspect = config.height, config.width, config.min_aspect
 
         def predict(images):  # the readings, and the model's alone where they differ
             return ctc_greedy_decode(predict_logits(keras_model, images), CHARSET)[0], None
@@ -65,7 +65,8 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
         from engocr.realtime.reader import DEFAULT_RECOGNIZER
 
         recognizer = tflite_recognizer(model or DEFAULT_RECOGNIZER)
-        height, width = recognizer.card.input_height, recognizer.card.input_width
+        card = recognizer.card
+        height, width, aspect = card.input_height, card.input_width, card.min_aspect
 
         def predict(images):
             logits = crop_logits(recognizer, images)
@@ -78,7 +79,7 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
         except (FileNotFoundError, InputError):  # a set that is not there is left out
             continue
         samples = samples[:limit] if limit else samples
-        images, texts = rec_data.to_arrays(samples, height, width)
+        images, texts = rec_data.to_arrays(samples, height, width, aspect)
         readings, alone = predict(images)
         scores = recognition_scores(readings, texts)
         if alone is not None:

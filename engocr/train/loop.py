@@ -222,6 +222,8 @@ class PhasedTrainer:
     stream_names: tuple[str, ...] = ("stream",)
 
     primary_metric = ""
+    # The source run's weights `start_from` copies (`load_source` reads them).
+    init_weights = "best"
 
     def _init_state(self) -> None:
         """Run state, metrics log, and the checkpoint where the run has one. The optimizer is
@@ -241,8 +243,8 @@ class PhasedTrainer:
                              "(--init-from another run)")
 
     def start_from(self, source_run: Path | None) -> None:
-        """A new run (no step, no checkpoint) starts from another run's best weights where
-        layers match (`load_source` builds that run's model); recorded in the run folder's
+        """A new run (no step, no checkpoint) starts from another run's weights (`init_weights`)
+        where layers match (`load_source` builds that run's model); recorded in the run folder's
         `init.json` so the run says where it came from. A resumed run keeps its own weights."""
         if source_run is None or self.state.step or has_checkpoint(self.run_dir):
             return
@@ -250,7 +252,8 @@ class PhasedTrainer:
         if not copied:
             raise InputError(f"no layer of {source_run} matches this model's layers")
         (self.run_dir / "init.json").write_text(json.dumps(
-            {"from": str(source_run), "layers": copied}, indent=1))
+            {"from": str(source_run), "weights": self.init_weights, "layers": copied},
+            indent=1))
 
     def save(self) -> None:
         """Checkpoint (weights + optimizer: its weights are the run's `last`), the running

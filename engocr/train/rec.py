@@ -43,13 +43,15 @@ REAL_TRAIN_SETS = ("iiit5k_train", "svt_train", "ic15_train", "ic03_train")
 VALIDATION_SET = "ic15_val"
 
 
-def real_crop_sets(height: int, width: int, data: str | Path | None = None) -> dict:
+def real_crop_sets(height: int, width: int, data: str | Path | None = None,
+                   min_aspect: float = 0.0) -> dict:
     """The real training sets and the validation set present in the data, as model inputs:
     {name: ((n, height, width) uint8, texts)}."""
     sets = {}
     for name in (*REAL_TRAIN_SETS, VALIDATION_SET):
         try:
-            sets[name] = rec_data.to_arrays(rec_data.load_crops(name, data), height, width)
+            sets[name] = rec_data.to_arrays(rec_data.load_crops(name, data), height, width,
+                                            min_aspect)
         except (FileNotFoundError, InputError):
             continue
     return sets
@@ -89,8 +91,9 @@ class RecTrainer(PhasedTrainer):
                  seed: int = 1, data: str | None = None, eval_every: int = 500,
                  workers: int = 1, init_from: Path | None = None, pool: int = 0,
                  reuse: int = 4, crops: Path | None = None,
-                 synth_style: str | None = None) -> None:
+                 synth_style: str | None = None, init_weights: str = "best") -> None:
         self.run_dir = run_dir
+        self.init_weights = init_weights
         # synth_style: a named mix of synthetic crop styles (data.synth.CROP_STYLES), kept in
         # the run folder so that a resumed run renders what it started with; None: the run's
         # own (a new run: "default")
@@ -114,13 +117,14 @@ class RecTrainer(PhasedTrainer):
     def load_source(self, run_dir: Path):
         from engocr.train.runs import load_recognizer_model
 
-        return load_recognizer_model(run_dir)[0]
+        return load_recognizer_model(run_dir, self.init_weights)[0]
 
     def prepare(self) -> None:
         """Real crops in memory, validation sets, and the synthetic stream."""
         h, w, t = self.config.height, self.config.width, self.config.time_steps
+        aspect = self.config.min_aspect
         sets = (rec_data.load_prepared(self.crops, h, w) if self.crops
-                else real_crop_sets(h, w, self.data))
+                else real_crop_sets(h, w, self.data, aspect))
         images, texts = [], []
         for name in REAL_TRAIN_SETS:  # a set that is absent is left out: synthetic only
             arr, labels = sets.get(name, (np.zeros((0, h, w), np.uint8), []))
@@ -134,9 +138,9 @@ class RecTrainer(PhasedTrainer):
         from engocr.train.data.synth import SynthCrops
 
         synth_val = SynthCrops(seed=10_000 + self.seed)
-        self.synth_val = rec_data.to_arrays([synth_val[i] for i in range(300)], h, w)
+        self.synth_val = rec_data.to_arrays([synth_val[i] for i in range(300)], h, w, aspect)
         self.stream = rec_data.synth_stream(self.seed, self.state.synth_index, h, w, t,
-                                            self.workers, self.synth_style)
+                                            self.workers, self.synth_style, aspect)
         if self.pool_size:
             self._pool_start = self.state.synth_index
             self.stream = SamplePool(self.stream, self.pool_size, self.reuse)

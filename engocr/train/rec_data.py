@@ -52,9 +52,10 @@ def load_crops(name: str, root: str | Path | None = None) -> list[CropSample]:
     raise ValueError(f"unknown crop set {name!r}")
 
 
-def to_arrays(samples: list[CropSample], height: int, width: int) -> tuple[np.ndarray, list[str]]:
+def to_arrays(samples: list[CropSample], height: int, width: int, min_aspect: float = 0.0
+              ) -> tuple[np.ndarray, list[str]]:
     """Crops to an (n, height, width) uint8 array of model inputs, plus their labels."""
-    images = np.stack([crop_to_input(s.load(), height, width) for s in samples])
+    images = np.stack([crop_to_input(s.load(), height, width, min_aspect) for s in samples])
     return images, [s.text for s in samples]
 
 
@@ -107,23 +108,26 @@ def _render(args: tuple) -> tuple[np.ndarray, str]:
 
     seed, index, height, width, *rest = args
     style = rest[0] if rest else "default"
+    min_aspect = rest[1] if len(rest) > 1 else 0.0
     gen = _WORKER_GEN.get((seed, style))
     if gen is None:
         gen = _WORKER_GEN[(seed, style)] = SynthCrops.styled(style, seed=seed)
     sample = gen[index]
-    return crop_to_input(sample.image, height, width), sample.text
+    return crop_to_input(sample.image, height, width, min_aspect), sample.text
 
 
 _WORKER_GEN: dict = {}
 
 
 def synth_stream(seed: int, start: int, height: int, width: int, time_steps: int,
-                 workers: int = 1, style: str = "default") -> Iterator[tuple[np.ndarray, str]]:
+                 workers: int = 1, style: str = "default", min_aspect: float = 0.0
+                 ) -> Iterator[tuple[np.ndarray, str]]:
     """Endless synthetic crops from index `start` on, rendered in worker processes so that
     rendering overlaps training; infeasible labels are skipped. `style`: a mix of
-    `synth.CROP_STYLES` ("default" renders what it always did)."""
-    crops = rendered_stream(_render, lambda i: (seed, i, height, width, style), start, workers,
-                            chunk=512)
+    `synth.CROP_STYLES` ("default" renders what it always did); `min_aspect`: the model's
+    (`preprocess.fit_crop_to_width`)."""
+    crops = rendered_stream(_render, lambda i: (seed, i, height, width, style, min_aspect),
+                            start, workers, chunk=512)
     try:
         for image, text in crops:
             if ctc_feasible(text, time_steps):
