@@ -181,7 +181,7 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     from engocr.cli import main
     from engocr.models.crnn import CRNNConfig, build_crnn
     from engocr.realtime.card import ModelCard
-    from engocr.train.lexicon_choice import MARGIN_GRID, PRIOR_GRID
+    from engocr.train.lexicon_choice import ASPECT_GRID, MARGIN_GRID, PRIOR_GRID
     from engocr.train.min_conf import CONF_GRID
 
     run = tmp_path / "run"
@@ -209,8 +209,20 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     assert card.min_conf == 0.0
     assert [r["min_conf"] for r in card.metrics["min_conf_train"]] == list(CONF_GRID)
     assert (card.lexicon_margin, card.lexicon_prior) == (0.0, 0.0)
-    assert [(r["margin"], r["prior"]) for r in card.metrics["lexicon_val"]] == [(0.0, 0.0)] + [
-        (m, p) for m in MARGIN_GRID[1:] for p in PRIOR_GRID]
+    assert card.min_aspect == 0.0  # an untrained model reads nothing: the trained aspect
+    grid = [(0.0, 0.0)] + [(m, p) for m in MARGIN_GRID[1:] for p in PRIOR_GRID]
+    assert [(r["min_aspect"], r["margin"], r["prior"]) for r in card.metrics["lexicon_val"]] == [
+        (a, m, p) for a in ASPECT_GRID for m, p in grid]
+    # `export reading`: the same choices made again for a shipped model, its file untouched
+    card.min_aspect, card.min_conf, card.metrics = 2.5, 0.5, {}
+    card.save(out.with_suffix(".json"))
+    model_bytes = out.read_bytes()
+    assert main(["export", "reading", "--out", str(out), "--data", str(data)]) == 0
+    again = ModelCard.load(out.with_suffix(".json"))
+    assert (again.min_aspect, again.min_conf) == (2.5, 0.0)  # all equal: its own aspect kept
+    assert len(again.metrics["lexicon_val"]) == len(ASPECT_GRID) * len(grid)
+    assert [r["min_conf"] for r in again.metrics["min_conf_train"]] == list(CONF_GRID)
+    assert out.read_bytes() == model_bytes
 
 
 def test_a_card_names_the_imagenet_weights_that_started_a_line_of_runs(tmp_path):

@@ -190,8 +190,8 @@ def test_the_card_decides_whether_a_recognizer_corrects():
     assert card_lexicon(card, enabled=False) is None
 
 
-def test_margin_and_prior_are_chosen_by_word_accuracy_smallest_among_equals():
-    from engocr.train.lexicon_choice import MARGIN_GRID, PRIOR_GRID, best_lexicon, lexicon_grid
+def test_reading_settings_are_chosen_by_word_accuracy_fewest_changes_among_equals():
+    from engocr.train.lexicon_choice import MARGIN_GRID, PRIOR_GRID, best_reading, lexicon_grid
 
     logits = np.concatenate([_logits(_spelled("hel1o", {3: ("l", 5)})),
                              _logits(_spelled("helpo"))])  # a name, read with confidence
@@ -200,8 +200,16 @@ def test_margin_and_prior_are_chosen_by_word_accuracy_smallest_among_equals():
         (m, p) for m in MARGIN_GRID[1:] for p in PRIOR_GRID]
     accuracy = {(r["margin"], r["prior"]): r["word_acc"] for r in rows}
     assert accuracy[0.0, 0.0] == 0.5 and max(accuracy.values()) == 1.0
-    best = [key for key, acc in accuracy.items() if acc == 1.0]
-    assert best_lexicon(rows) == min(best, key=lambda key: (key[1], key[0]))
+    best = min((key for key, acc in accuracy.items() if acc == 1.0),
+               key=lambda key: (key[1], key[0]))
+    # the same scores at two crop aspects: the one the model was trained with
+    both = [{"min_aspect": aspect, **r} for aspect in (0.0, 2.0) for r in rows]
+    chosen = best_reading(both, trained_aspect=2.0)
+    assert (chosen["min_aspect"], chosen["margin"], chosen["prior"]) == (2.0, *best)
+    # a better score at another aspect wins over the trained one
+    worse = [{**r, "word_acc": r["word_acc"] - 0.1} if r["min_aspect"] == 2.0 else r
+             for r in both]
+    assert best_reading(worse, trained_aspect=2.0)["min_aspect"] == 0.0
 
 
 @needs_data("ic15_train")
@@ -214,8 +222,9 @@ def test_the_shipped_recognizer_reads_more_validation_words_with_its_word_list()
     recognizer = tflite_recognizer(DEFAULT_RECOGNIZER, threads=1)
     assert recognizer.card.lexicon_margin > 0 and recognizer.lexicon is not None
     samples = rec_data.load_crops("ic15_val", DATA)[:200]
-    images, truths = rec_data.to_arrays(samples, recognizer.card.input_height,
-                                        recognizer.card.input_width)
+    card = recognizer.card
+    images, truths = rec_data.to_arrays(samples, card.input_height, card.input_width,
+                                        card.min_aspect)
     alone = read_crops_tflite(recognizer, images, lexicon=False)
     corrected = read_crops_tflite(recognizer, images)
     changed = [(a, c) for a, c in zip(alone, corrected, strict=True) if a != c]

@@ -90,6 +90,22 @@ def test_recognize_crops(reader):
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
 
 
+def test_narrow_crops_are_widened_to_the_models_min_aspect():
+    """A foreshortened word (a sign seen from the side) is widened to `min_aspect` x its
+    height; wider crops, and every crop at min_aspect 0, keep their proportions."""
+    from engocr.preprocess import crop_to_input
+
+    narrow = np.full((40, 30, 3), 255, np.uint8)
+    narrow[5:35, 3:27] = 0  # ink across the whole crop
+    for aspect, ink in ((0.0, 24), (2.0, 64), (2.5, 80)):
+        columns = (crop_to_input(narrow, 32, 128, aspect) < 128).any(axis=0)
+        assert columns.sum() == pytest.approx(ink * 24 / 30, abs=2)
+        assert not columns[ink:].any()  # the rest is padding in the crop's edge colour
+    wide = np.random.default_rng(0).integers(0, 255, (40, 120, 3), np.uint8)
+    np.testing.assert_array_equal(crop_to_input(wide, 32, 128, 2.0), crop_to_input(wide, 32, 128))
+    assert crop_to_input(np.zeros((10, 4000), np.uint8), 32, 128, 2.0).shape == (32, 128)
+
+
 @pytest.mark.parametrize("make", [
     lambda: np.zeros((60, 80), np.uint8),  # grayscale
     lambda: np.zeros((60, 80, 4), np.uint8),  # RGBA

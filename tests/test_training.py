@@ -206,6 +206,30 @@ def test_rec_run_starts_from_another_runs_body(tmp_path):
                                   trained)
 
 
+def test_rec_run_starts_from_another_runs_averaged_weights(tmp_path):
+    """`--init-weights NAME`: a new run copies the source run's weights of that name (here the
+    mean of its best and last, `engocr train average`) and says so in init.json."""
+    from engocr.models.crnn import build_crnn
+    from engocr.train.averaging import average_run_weights
+    from engocr.train.rec import RecTrainer
+
+    source = tmp_path / "source"
+    RecTrainer(source, CRNNConfig(**TINY_REC), [Phase("a", 3, 1e-3)], batch=4,
+               data=tmp_path / "none", eval_every=1).train()
+    mean = average_run_weights(source, ["best", "last"], "mean")
+    run = tmp_path / "run"
+    config = CRNNConfig(**{**TINY_REC, "min_aspect": 2.0})
+    b = RecTrainer(run, config, [Phase("a", 2, 1e-3)], batch=4, data=tmp_path / "none",
+                   eval_every=1000, init_from=source, init_weights="mean")
+    assert json.loads((run / "init.json").read_text())["weights"] == "mean"
+    want = build_crnn(CRNNConfig(**TINY_REC))
+    want.load_weights(mean)
+    for got, expected in zip(b.model.get_weights(), want.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert json.loads((run / "config.json").read_text())["min_aspect"] == 2.0
+    assert b.train().step == 2  # its synthetic crops widened as the config says
+
+
 def test_det_training_resumes_at_the_step_it_stopped(tmp_path):
     from engocr.models.yolo_mobilenet import DetectorConfig
     from engocr.train.det import DetTrainer

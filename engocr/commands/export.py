@@ -12,11 +12,13 @@ from engocr.errors import InputError
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("export", help="export a trained run to TFLite and ship it")
-    ex.add_argument("what", choices=["rec", "det", "coarse", "ends"],
+    ex.add_argument("what", choices=["rec", "det", "coarse", "ends", "reading"],
                     help="coarse: choose the detector's coarse pass and large-box threshold "
                          "again for --out (default: the shipped detector) on validation, and "
                          "write them into its card; ends: its box ends and crop margins, on "
-                         "training images")
+                         "training images; reading: the recognizer's crop aspect and word-list "
+                         "settings for --out (default: the shipped recognizer) on validation, "
+                         "then its min_conf on training images")
     ex.add_argument("--run", type=Path, default=None, help="training run folder (rec, det)")
     ex.add_argument("--weights", default="best", metavar="NAME",
                     help="the run's best (by validation) or last weights, or ones named by "
@@ -53,6 +55,11 @@ def _export(args: argparse.Namespace) -> int:
         from engocr.export.pipeline import rechoose_ends
 
         rechoose_ends(args.out or DEFAULT_DETECTOR, args.data, rec_model=args.rec_model)
+        return 0
+    if args.what == "reading":
+        from engocr.export.pipeline import rechoose_reading
+
+        rechoose_reading(args.out or DEFAULT_RECOGNIZER, args.data)
         return 0
     if args.run is None:
         raise InputError(f"export {args.what} needs --run (the training run folder)")

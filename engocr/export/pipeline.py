@@ -58,7 +58,8 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
     real = rec_data.load_crops("iiit5k_train", data)[:150]
     synth = SynthCrops(seed=777)
     rep = rec_data.to_arrays(real + [synth[i] for i in range(150)], h, w)[0]
-    held_images, held_texts = rec_data.to_arrays(rec_data.load_crops("ic15_val", data), h, w)
+    held = rec_data.load_crops("ic15_val", data)
+    held_images, held_texts = rec_data.to_arrays(held, h, w, config.min_aspect)
     reference = evaluate(model, held_images, held_texts)["word_acc"]
     variants = {}
     if (config.head == "bilstm" and config.body == "vgg" and config.rectify == "none"
@@ -81,13 +82,12 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
         print(f"recognizer {q}: {json.dumps(variants[q])}")
     chosen = _pick(variants, budget, "word_acc_ic15_val", reference, prefer)
     chosen_path = work / f"recognizer-{chosen}.tflite"
-    margin, prior, lexicon_rows = choose_lexicon(chosen_path, held_images, held_texts, threads)
-    # the end-to-end readings that choose min_conf are corrected as the shipped Reader's will be
-    recognizer_card(config, chosen, lexicon_margin=margin, lexicon_prior=prior).save(
-        chosen_path.with_suffix(".json"))
+    reading, lexicon_rows = choose_reading(chosen_path, held, config.min_aspect, threads)
+    # the end-to-end readings that choose min_conf are read as the shipped Reader's will be
+    recognizer_card(config, chosen, **reading).save(chosen_path.with_suffix(".json"))
     min_conf, conf_rows = choose_min_conf(chosen_path, data, threads)
     card = recognizer_card(config, chosen, training_data=TRAINING_DATA, min_conf=min_conf,
-                           lexicon_margin=margin, lexicon_prior=prior,
+                           **reading,
                            metrics={"keras_word_acc_ic15_val": reference, "variants": variants,
                                     "lexicon_val": lexicon_rows,
                                     "min_conf_train": conf_rows},
@@ -95,21 +95,49 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
     return _ship(work / f"recognizer-{chosen}.tflite", out, card)
 
 
-def choose_lexicon(rec_path: Path, images: np.ndarray, texts: list[str], threads: int
-                   ) -> tuple[float, float, list[dict]]:
-    """The card's `lexicon_margin` and `lexicon_prior`: the best word accuracy on the
-    validation crops."""
+def choose_reading(rec_path: Path, samples: list, trained_aspect: float, threads: int
+                   ) -> tuple[dict, list[dict]]:
+    """The card's `min_aspect`, `lexicon_margin` and `lexicon_prior` (lexicon_choice): the
+    best word accuracy on the validation crops `samples`; with every row scored."""
+    from engocr.train import rec_data
     from engocr.train.evaluate import crop_logits, tflite_recognizer
-    from engocr.train.lexicon_choice import best_lexicon, lexicon_grid
+    from engocr.train.lexicon_choice import ASPECT_GRID, best_reading, lexicon_grid
 
     recognizer = tflite_recognizer(rec_path, threads)
-    rows = lexicon_grid(crop_logits(recognizer, images), texts, recognizer.card.charset,
-                        recognizer.card.blank_index)
-    margin, prior = best_lexicon(rows)
-    best = next(r for r in rows if (r["margin"], r["prior"]) == (margin, prior))
-    print(f"recognizer lexicon margin {margin}, prior {prior} (validation word accuracy "
-          f"{best['word_acc']:.3f}; {rows[0]['word_acc']:.3f} without the word list)")
-    return margin, prior, rows
+    card, rows = recognizer.card, []
+    for aspect in sorted({*ASPECT_GRID, trained_aspect}):
+        images, texts = rec_data.to_arrays(samples, card.input_height, card.input_width, aspect)
+        rows += [{"min_aspect": aspect, **row} for row in lexicon_grid(
+            crop_logits(recognizer, images), texts, card.charset, card.blank_index)]
+    best = best_reading(rows, trained_aspect)
+    alone = next(r for r in rows if r["min_aspect"] == trained_aspect and r["margin"] == 0)
+    print(f"recognizer min_aspect {best['min_aspect']}, lexicon margin {best['margin']}, prior "
+          f"{best['prior']} (validation word accuracy {best['word_acc']:.3f}; "
+          f"{alone['word_acc']:.3f} as trained, without the word list)")
+    return ({"min_aspect": best["min_aspect"], "lexicon_margin": best["margin"],
+             "lexicon_prior": best["prior"]}, rows)
+
+
+def rechoose_reading(model: Path, data: Path | None = None, threads: int = 2) -> dict:
+    """Choose an exported recognizer's crop aspect and word-list settings again on validation
+    crops (`choose_reading`; among equals its card's present aspect), then its `min_conf` for
+    them, and write all four into its card: for a model shipped before they existed. The
+    model file is not touched."""
+    from engocr.realtime.card import ModelCard, card_path
+    from engocr.train import rec_data
+
+    card = ModelCard.load(card_path(model))
+    reading, rows = choose_reading(model, rec_data.load_crops("ic15_val", data), card.min_aspect,
+                                   threads)
+    for name, value in reading.items():
+        setattr(card, name, value)
+    card.metrics["lexicon_val"] = rows
+    card.save(card_path(model))  # min_conf is chosen on readings made with the new settings
+    card.min_conf, card.metrics["min_conf_train"] = choose_min_conf(model, data, threads)
+    card.save(card_path(model))
+    chosen = {**reading, "min_conf": card.min_conf}
+    print(f"chosen {json.dumps(chosen)} -> {card_path(model)}")
+    return chosen
 
 
 def choose_min_conf(rec_path: Path, data: Path | None, threads: int,
