@@ -181,8 +181,8 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     from engocr.cli import main
     from engocr.models.crnn import CRNNConfig, build_crnn
     from engocr.realtime.card import ModelCard
-    from engocr.train.lexicon_choice import ASPECT_GRID, MARGIN_GRID, PRIOR_GRID
     from engocr.train.min_conf import CONF_GRID
+    from engocr.train.reading_choice import MARGIN_GRID, PRIOR_GRID, narrow_settings
 
     run = tmp_path / "run"
     run.mkdir()
@@ -209,18 +209,20 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     assert card.min_conf == 0.0
     assert [r["min_conf"] for r in card.metrics["min_conf_train"]] == list(CONF_GRID)
     assert (card.lexicon_margin, card.lexicon_prior) == (0.0, 0.0)
-    assert card.min_aspect == 0.0  # an untrained model reads nothing: the trained aspect
-    grid = [(0.0, 0.0)] + [(m, p) for m in MARGIN_GRID[1:] for p in PRIOR_GRID]
-    assert [(r["min_aspect"], r["margin"], r["prior"]) for r in card.metrics["lexicon_val"]] == [
-        (a, m, p) for a in ASPECT_GRID for m, p in grid]
+    # an untrained model reads nothing: crops are read as trained
+    assert (card.min_aspect, card.narrow_crops) == (0.0, "widen")
+    assert [(r["margin"], r["prior"]) for r in card.metrics["lexicon_val"]] == [(0.0, 0.0)] + [
+        (m, p) for m in MARGIN_GRID[1:] for p in PRIOR_GRID]
+    assert [(r["min_aspect"], r["narrow_crops"]) for r in card.metrics["narrow_crops_val"]] == \
+        narrow_settings(0.0)
     # `export reading`: the same choices made again for a shipped model, its file untouched
     card.min_aspect, card.min_conf, card.metrics = 2.5, 0.5, {}
     card.save(out.with_suffix(".json"))
     model_bytes = out.read_bytes()
     assert main(["export", "reading", "--out", str(out), "--data", str(data)]) == 0
     again = ModelCard.load(out.with_suffix(".json"))
-    assert (again.min_aspect, again.min_conf) == (2.5, 0.0)  # all equal: its own aspect kept
-    assert len(again.metrics["lexicon_val"]) == len(ASPECT_GRID) * len(grid)
+    assert (again.min_aspect, again.narrow_crops, again.min_conf) == (2.5, "widen", 0.0)
+    assert len(again.metrics["narrow_crops_val"]) == len(narrow_settings(2.5))
     assert [r["min_conf"] for r in again.metrics["min_conf_train"]] == list(CONF_GRID)
     assert out.read_bytes() == model_bytes
 

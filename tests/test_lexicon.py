@@ -191,7 +191,7 @@ def test_the_card_decides_whether_a_recognizer_corrects():
 
 
 def test_reading_settings_are_chosen_by_word_accuracy_fewest_changes_among_equals():
-    from engocr.train.lexicon_choice import MARGIN_GRID, PRIOR_GRID, best_reading, lexicon_grid
+    from engocr.train.reading_choice import MARGIN_GRID, PRIOR_GRID, best_reading, lexicon_grid
 
     logits = np.concatenate([_logits(_spelled("hel1o", {3: ("l", 5)})),
                              _logits(_spelled("helpo"))])  # a name, read with confidence
@@ -210,6 +210,11 @@ def test_reading_settings_are_chosen_by_word_accuracy_fewest_changes_among_equal
     worse = [{**r, "word_acc": r["word_acc"] - 0.1} if r["min_aspect"] == 2.0 else r
              for r in both]
     assert best_reading(worse, trained_aspect=2.0)["min_aspect"] == 0.0
+    # unless it reads short words worse than the model as trained does
+    worse = [{**r, "short_word_acc": 0.80 if r["min_aspect"] == 2.0 else 0.79} for r in worse]
+    assert best_reading(worse, trained_aspect=2.0)["min_aspect"] == 2.0
+    worse = [{**r, "short_word_acc": 0.796} if r["min_aspect"] == 0.0 else r for r in worse]
+    assert best_reading(worse, trained_aspect=2.0)["min_aspect"] == 0.0  # within the slack
 
 
 @needs_data("ic15_train")
@@ -222,11 +227,9 @@ def test_the_shipped_recognizer_reads_more_validation_words_with_its_word_list()
     recognizer = tflite_recognizer(DEFAULT_RECOGNIZER, threads=1)
     assert recognizer.card.lexicon_margin > 0 and recognizer.lexicon is not None
     samples = rec_data.load_crops("ic15_val", DATA)[:200]
-    card = recognizer.card
-    images, truths = rec_data.to_arrays(samples, card.input_height, card.input_width,
-                                        card.min_aspect)
-    alone = read_crops_tflite(recognizer, images, lexicon=False)
-    corrected = read_crops_tflite(recognizer, images)
+    crops, truths = [s.load() for s in samples], [s.text for s in samples]
+    alone = read_crops_tflite(recognizer, crops, lexicon=False)
+    corrected = read_crops_tflite(recognizer, crops)
     changed = [(a, c) for a, c in zip(alone, corrected, strict=True) if a != c]
     assert changed and all(c.strip(string.punctuation + " ").lower() in recognizer.lexicon.known
                            for _, c in changed)

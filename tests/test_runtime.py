@@ -106,6 +106,28 @@ def test_narrow_crops_are_widened_to_the_models_min_aspect():
     assert crop_to_input(np.zeros((10, 4000), np.uint8), 32, 128, 2.0).shape == (32, 128)
 
 
+def test_narrow_crops_read_both_ways_keep_the_surer_reading(reader):
+    """Card `narrow_crops` "both": a narrow crop's reading is the surer of the crop as it is
+    and widened; a wide crop is read once, as it is."""
+    rng = np.random.default_rng(3)
+    crops = [rng.integers(0, 255, (40, w, 3), np.uint8) for w in (20, 30, 50, 200)]
+    card = reader.recognizer.card
+    readings = []
+    try:
+        for aspect, mode in ((0.0, "widen"), (2.0, "widen"), (2.0, "both")):
+            card.min_aspect, card.narrow_crops = aspect, mode
+            readings.append(reader.recognizer(crops))
+    finally:  # the reader is shared with the other tests
+        card.min_aspect, card.narrow_crops = 0.0, "widen"
+    (plain, plain_conf), (wide, wide_conf), (both, both_conf) = readings
+    surer = range(3)  # the three narrower than 2x their height
+    for i in surer:
+        pick = (wide, wide_conf) if wide_conf[i] > plain_conf[i] else (plain, plain_conf)
+        assert (both[i], both_conf[i]) == (pick[0][i], pick[1][i])
+    assert (both[3], both_conf[3]) == (plain[3], plain_conf[3]) == (wide[3], wide_conf[3])
+    assert any(wide_conf[i] != plain_conf[i] for i in surer)  # widening changed something
+
+
 @pytest.mark.parametrize("make", [
     lambda: np.zeros((60, 80), np.uint8),  # grayscale
     lambda: np.zeros((60, 80, 4), np.uint8),  # RGBA

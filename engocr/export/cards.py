@@ -14,6 +14,8 @@ def recognizer_card(config, quantization: str, **extra) -> ModelCard:
         stages += f", {config.rectify.upper()} rectifier ({config.tps_points} points)"
     if config.mixer_blocks:
         stages += f", {config.mixer_blocks} self-attention blocks ({config.mixer_heads} heads)"
+    # read as trained until the export chooses otherwise (reading_choice)
+    extra = {"min_aspect": config.min_aspect, "narrow_crops": "widen", **extra}
     return ModelCard(kind="recognizer", input_width=config.width, input_height=config.height,
                      input_channels=config.channels, quantization=quantization,
                      charset=CHARSET, blank_index=BLANK, time_steps=config.time_steps,

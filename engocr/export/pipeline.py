@@ -57,9 +57,10 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
     h, w = config.height, config.width
     real = rec_data.load_crops("iiit5k_train", data)[:150]
     synth = SynthCrops(seed=777)
-    rep = rec_data.to_arrays(real + [synth[i] for i in range(150)], h, w)[0]
+    rep = rec_data.to_arrays(real + [synth[i] for i in range(150)], h, w, config.min_aspect)[0]
     held = rec_data.load_crops("ic15_val", data)
     held_images, held_texts = rec_data.to_arrays(held, h, w, config.min_aspect)
+    held_crops = [s.load() for s in held]
     reference = evaluate(model, held_images, held_texts)["word_acc"]
     variants = {}
     if (config.head == "bilstm" and config.body == "vgg" and config.rectify == "none"
@@ -76,46 +77,42 @@ def export_recognizer(run: Path, out: Path, work: Path, quantizations=QUANTIZATI
         path = write_model(flatbuffer, work / f"recognizer-{q}.tflite")
         recognizer_card(config, q).save(path.with_suffix(".json"))
         acc = recognition_scores(read_crops_tflite(tflite_recognizer(path, threads),
-                                                   held_images), held_texts)["word_acc"]
+                                                   held_crops), held_texts)["word_acc"]
         variants[q] = {"word_acc_ic15_val": acc, "latency_ms": measure_latency(
             path, (16, h, w, 1), threads), "size_mb": path.stat().st_size / 2**20}
         print(f"recognizer {q}: {json.dumps(variants[q])}")
     chosen = _pick(variants, budget, "word_acc_ic15_val", reference, prefer)
     chosen_path = work / f"recognizer-{chosen}.tflite"
-    reading, lexicon_rows = choose_reading(chosen_path, held, config.min_aspect, threads)
+    reading, reading_grids = choose_reading(chosen_path, held, config.min_aspect, threads)
     # the end-to-end readings that choose min_conf are read as the shipped Reader's will be
     recognizer_card(config, chosen, **reading).save(chosen_path.with_suffix(".json"))
     min_conf, conf_rows = choose_min_conf(chosen_path, data, threads)
     card = recognizer_card(config, chosen, training_data=TRAINING_DATA, min_conf=min_conf,
                            **reading,
                            metrics={"keras_word_acc_ic15_val": reference, "variants": variants,
-                                    "lexicon_val": lexicon_rows,
+                                    **reading_grids,
                                     "min_conf_train": conf_rows},
                            latency_ms={"batch16_2threads": variants[chosen]["latency_ms"]})
     return _ship(work / f"recognizer-{chosen}.tflite", out, card)
 
 
 def choose_reading(rec_path: Path, samples: list, trained_aspect: float, threads: int
-                   ) -> tuple[dict, list[dict]]:
-    """The card's `min_aspect`, `lexicon_margin` and `lexicon_prior` (lexicon_choice): the
-    best word accuracy on the validation crops `samples`; with every row scored."""
-    from engocr.train import rec_data
-    from engocr.train.evaluate import crop_logits, tflite_recognizer
-    from engocr.train.lexicon_choice import ASPECT_GRID, best_reading, lexicon_grid
+                   ) -> tuple[dict, dict]:
+    """The card's narrow-crop and word-list settings (`reading_choice`), chosen on the
+    validation crops `samples` with short synthetic words beside them; with the scores that
+    chose them, for the card's metrics."""
+    from engocr.train.evaluate import tflite_recognizer
+    from engocr.train.reading_choice import choose_reading as choose
+    from engocr.train.reading_choice import short_synthetic_words
 
     recognizer = tflite_recognizer(rec_path, threads)
-    card, rows = recognizer.card, []
-    for aspect in sorted({*ASPECT_GRID, trained_aspect}):
-        images, texts = rec_data.to_arrays(samples, card.input_height, card.input_width, aspect)
-        rows += [{"min_aspect": aspect, **row} for row in lexicon_grid(
-            crop_logits(recognizer, images), texts, card.charset, card.blank_index)]
-    best = best_reading(rows, trained_aspect)
-    alone = next(r for r in rows if r["min_aspect"] == trained_aspect and r["margin"] == 0)
-    print(f"recognizer min_aspect {best['min_aspect']}, lexicon margin {best['margin']}, prior "
-          f"{best['prior']} (validation word accuracy {best['word_acc']:.3f}; "
-          f"{alone['word_acc']:.3f} as trained, without the word list)")
-    return ({"min_aspect": best["min_aspect"], "lexicon_margin": best["margin"],
-             "lexicon_prior": best["prior"]}, rows)
+    settings, per_setting, lexicon_rows = choose(recognizer, samples, short_synthetic_words(),
+                                                 trained_aspect)
+    for row in per_setting:
+        print(f"recognizer reading {json.dumps(row)}")
+    print(f"recognizer reading chosen: {json.dumps(settings)} (validation word accuracy "
+          f"{max(r['word_acc'] for r in lexicon_rows):.3f})")
+    return settings, {"narrow_crops_val": per_setting, "lexicon_val": lexicon_rows}
 
 
 def rechoose_reading(model: Path, data: Path | None = None, threads: int = 2) -> dict:
@@ -127,11 +124,11 @@ def rechoose_reading(model: Path, data: Path | None = None, threads: int = 2) ->
     from engocr.train import rec_data
 
     card = ModelCard.load(card_path(model))
-    reading, rows = choose_reading(model, rec_data.load_crops("ic15_val", data), card.min_aspect,
-                                   threads)
+    reading, grids = choose_reading(model, rec_data.load_crops("ic15_val", data),
+                                    card.min_aspect, threads)
     for name, value in reading.items():
         setattr(card, name, value)
-    card.metrics["lexicon_val"] = rows
+    card.metrics |= grids
     card.save(card_path(model))  # min_conf is chosen on readings made with the new settings
     card.min_conf, card.metrics["min_conf_train"] = choose_min_conf(model, data, threads)
     card.save(card_path(model))

@@ -85,8 +85,11 @@ class ModelCard:
     blank_index: int = 0
     time_steps: int = 0
     # Crops narrower than this x their height are widened to it before the resize
-    # (preprocess.fit_crop_to_width); chosen by the export on validation crops. 0: as they are.
+    # (preprocess.fit_crop_to_width): "widen" reads them widened only (a model trained so),
+    # "both" reads them as they are and widened and keeps the surer reading (realtime/
+    # recognizer.py). Chosen by the export on validation crops. 0: crops as they are.
     min_aspect: float = 0.0
+    narrow_crops: str = "both"  # both | widen
     # Readings less sure than this are not reported by default: chosen by the export on
     # training images, with the detector shipped then, for the best end-to-end F.
     min_conf: float = 0.0
@@ -119,6 +122,9 @@ class ModelCard:
             raise ModelError(f"{path}: not a valid model card ({exc})") from None
         if card.kind not in ("detector", "recognizer"):
             raise ModelError(f"{path}: unknown model kind {card.kind!r}")
+        if card.narrow_crops not in ("both", "widen"):
+            raise ModelError(f"{path}: narrow_crops must be 'both' or 'widen', not "
+                             f"{card.narrow_crops!r}")
         return card
 
 

@@ -32,32 +32,56 @@ class TextRecognizer:
                  ) -> tuple[list[str], np.ndarray]:
         texts: list[str] = []
         confs: list[np.ndarray] = []
-        h, w, aspect = self.card.input_height, self.card.input_width, self.card.min_aspect
-        pre = infer = dec = lex = 0.0
+        spent = dict.fromkeys(("rec_pre", "recognize", "ctc", "lexicon"), 0.0)
         for start in range(0, len(crops), self.max_batch):
+            logits, chunk_texts, chunk_conf = self._read(crops[start:start + self.max_batch],
+                                                         spent)
             t0 = time.perf_counter()
-            chunk = crops[start:start + self.max_batch]
-            x = np.stack([crop_to_input(c, h, w, aspect) for c in chunk])
-            x = x[..., None].astype(np.float32)
-            t1 = time.perf_counter()
-            logits = self.engine.run(x)[0]
-            t2 = time.perf_counter()
-            chunk_texts, chunk_conf = ctc_greedy_decode(logits, self.card.charset,
-                                                        self.card.blank_index)
-            t3 = time.perf_counter()
             if self.lexicon is not None:
                 chunk_texts = self.lexicon.correct(chunk_texts, logits)
-            t4 = time.perf_counter()
+            spent["lexicon"] += time.perf_counter() - t0
             texts.extend(chunk_texts)
             confs.append(chunk_conf)
-            pre, infer, dec, lex = pre + t1 - t0, infer + t2 - t1, dec + t3 - t2, lex + t4 - t3
         if timings is not None:
-            timings["rec_pre"] = timings.get("rec_pre", 0) + pre * 1000
-            timings["recognize"] = timings.get("recognize", 0) + infer * 1000
-            timings["ctc"] = timings.get("ctc", 0) + dec * 1000
-            if self.lexicon is not None:
-                timings["lexicon"] = timings.get("lexicon", 0) + lex * 1000
+            for stage, seconds in spent.items():
+                if stage != "lexicon" or self.lexicon is not None:
+                    timings[stage] = timings.get(stage, 0) + seconds * 1000
         return texts, (np.concatenate(confs) if confs else np.zeros(0, np.float32))
+
+    def logits(self, crops: list[np.ndarray]) -> np.ndarray:
+        """(n, time, classes) outputs for `crops`, narrow ones read as the card says: what
+        the word list corrects from (evaluation and the export's choices read them)."""
+        if not crops:
+            return np.zeros((0, self.card.time_steps, len(self.card.charset) + 1), np.float32)
+        return np.concatenate([self._read(crops[i:i + self.max_batch], {})[0]
+                               for i in range(0, len(crops), self.max_batch)])
+
+    def _read(self, chunk: list[np.ndarray], spent: dict) -> tuple[np.ndarray, list, np.ndarray]:
+        """Logits, greedy texts and confidences of one batch. With the card's `narrow_crops`
+        "both", a crop narrower than `min_aspect` x its height is read as it is and widened to
+        that (one batch), and the surer reading kept: widening restores a foreshortened word
+        (a sign seen from the side) but stretches a word that is short."""
+        card = self.card
+        h, w, aspect = card.input_height, card.input_width, card.min_aspect
+        both = aspect > 0 and card.narrow_crops == "both"
+        t0 = time.perf_counter()
+        narrow = [i for i, c in enumerate(chunk) if c.shape[1] < aspect * c.shape[0]] if both \
+            else []
+        inputs = [crop_to_input(c, h, w, 0.0 if both else aspect) for c in chunk]
+        inputs += [crop_to_input(chunk[i], h, w, aspect) for i in narrow]
+        x = np.stack(inputs)[..., None].astype(np.float32)
+        t1 = time.perf_counter()
+        logits = self.engine.run(x)[0]
+        t2 = time.perf_counter()
+        texts, conf = ctc_greedy_decode(logits, card.charset, card.blank_index)
+        n = len(chunk)
+        for k, i in enumerate(narrow, start=n):
+            if conf[k] > conf[i]:
+                logits[i], texts[i], conf[i] = logits[k], texts[k], conf[k]
+        spent["rec_pre"] = spent.get("rec_pre", 0.0) + t1 - t0
+        spent["recognize"] = spent.get("recognize", 0.0) + t2 - t1
+        spent["ctc"] = spent.get("ctc", 0.0) + time.perf_counter() - t2
+        return logits[:n], texts[:n], conf[:n]
 
 
 def check_recognizer(engine: TFLiteEngine, card: ModelCard) -> None:

@@ -26,10 +26,10 @@ def tflite_recognizer(path: Path, threads: int | None = None):
     return TextRecognizer(engine, card, max_batch=64, lexicon=card_lexicon(card))
 
 
-def crop_logits(recognizer, images: np.ndarray) -> np.ndarray:
-    """(n, time, classes) outputs of a TFLite recognizer for prepared (n, h, w) uint8 crops."""
-    return np.concatenate([recognizer.engine.run(images[i:i + 64][..., None].astype(np.float32))[0]
-                           for i in range(0, len(images), 64)])
+def crop_logits(recognizer, crops: list[np.ndarray]) -> np.ndarray:
+    """(n, time, classes) outputs of a TFLite recognizer for word crops, prepared as the
+    runtime prepares them (its card's narrow-crop reading included)."""
+    return recognizer.logits(crops)
 
 
 def read_logits(recognizer, logits: np.ndarray, lexicon: bool = True) -> list[str]:
@@ -41,9 +41,9 @@ def read_logits(recognizer, logits: np.ndarray, lexicon: bool = True) -> list[st
     return texts
 
 
-def read_crops_tflite(recognizer, images: np.ndarray, lexicon: bool = True) -> list[str]:
-    """Texts of prepared (n, h, w) uint8 crops through a TFLite recognizer (see read_logits)."""
-    return read_logits(recognizer, crop_logits(recognizer, images), lexicon)
+def read_crops_tflite(recognizer, crops: list[np.ndarray], lexicon: bool = True) -> list[str]:
+    """Texts of word crops through a TFLite recognizer (see read_logits)."""
+    return read_logits(recognizer, crop_logits(recognizer, crops), lexicon)
 
 
 def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | None = None,
@@ -59,17 +59,16 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
         keras_model, config = load_recognizer_model(run, weights)
         height, width, aspect = config.height, config.width, config.min_aspect
 
-        def predict(images):  # the readings, and the model's alone where they differ
+        def predict(samples):  # the readings, and the model's alone where they differ
+            images = rec_data.to_arrays(samples, height, width, aspect)[0]
             return ctc_greedy_decode(predict_logits(keras_model, images), CHARSET)[0], None
     else:
         from engocr.realtime.reader import DEFAULT_RECOGNIZER
 
         recognizer = tflite_recognizer(model or DEFAULT_RECOGNIZER)
-        card = recognizer.card
-        height, width, aspect = card.input_height, card.input_width, card.min_aspect
 
-        def predict(images):
-            logits = crop_logits(recognizer, images)
+        def predict(samples):
+            logits = crop_logits(recognizer, [s.load() for s in samples])
             alone = read_logits(recognizer, logits, lexicon=False) if recognizer.lexicon else None
             return read_logits(recognizer, logits), alone
     results = {}
@@ -79,8 +78,8 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
         except (FileNotFoundError, InputError):  # a set that is not there is left out
             continue
         samples = samples[:limit] if limit else samples
-        images, texts = rec_data.to_arrays(samples, height, width, aspect)
-        readings, alone = predict(images)
+        texts = [s.text for s in samples]
+        readings, alone = predict(samples)
         scores = recognition_scores(readings, texts)
         if alone is not None:
             scores.update({f"model_{k}": v for k, v in recognition_scores(alone, texts).items()})
