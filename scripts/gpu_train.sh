@@ -3,11 +3,11 @@
 # network nor the data (the project's GPU machines), from the bundle `engocr train bundle`
 # packed here for that run.
 #
-#   engocr train bundle --run runs/rec/conv2x-32x128     # here: writes .gpu/ (git-ignored)
+#   engocr train bundle --run runs/rec/mixer2-scratch     # here: writes .gpu/ (git-ignored)
 #   device run, carry [".gpu"]:
-#     bash scripts/gpu_train.sh runs/rec/conv2x-32x128 8 $OUT --batch 128
-#   here: cp -r FILES_AT/conv2x-32x128/. runs/rec/conv2x-32x128/   (then commit; `engocr
-#     train rec --run runs/rec/conv2x-32x128` resumes it on this CPU)
+#     bash scripts/gpu_train.sh runs/rec/mixer2-scratch 8 $OUT --batch 128
+#   here: cp -r FILES_AT/mixer2-scratch/. runs/rec/mixer2-scratch/   (then commit; `engocr
+#     train rec --run runs/rec/mixer2-scratch` resumes it on this CPU)
 # A detector run the same way (its bundle holds the real photos instead of the crops):
 #   engocr train bundle --run runs/det/RUN --photo-mb 20; bash scripts/gpu_train.sh runs/det/RUN 8 $OUT
 #

@@ -36,7 +36,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model (needs the train extra)")
     tsub = train.add_subparsers(dest="what", required=True)
     rec = tsub.add_parser("rec", help="train the recognizer (resumes from --run if it exists)")
-    rec.add_argument("--run", type=Path, default=Path("runs/rec/conv2x-32x128"),
+    rec.add_argument("--run", type=Path, default=Path("runs/rec/mixer2-scratch"),
                      help="run folder: created, or resumed where it stopped")
     rec.add_argument("--head", choices=["conv", "bilstm", "bigru"], default="conv",
                      help="sequence head of a new run")
@@ -96,7 +96,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     bundle = tsub.add_parser("bundle", help="pack what a GPU machine without TensorFlow, "
                              "network or data needs to train a recognizer or detector run "
                              "(scripts/gpu_train.sh)")
-    bundle.add_argument("--run", type=Path, default=Path("runs/rec/conv2x-32x128"),
+    bundle.add_argument("--run", type=Path, default=Path("runs/rec/mixer2-scratch"),
                         help="the run to be trained: a recognizer's gets the real crops at its "
                              "input size, a detector's the real photos at its frame side")
     bundle.add_argument("--out", type=Path, default=Path(".gpu"),

@@ -70,19 +70,24 @@ def cpu_name() -> str:
 # The detector's is the last run its card's architecture names (a test keeps them together).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_DET_RUN = REPO_ROOT / "runs" / "det" / "v1a050-lettering3-qat"
-SHIPPED_REC_RUN = REPO_ROOT / "runs" / "rec" / "conv2x-32x128"
+SHIPPED_REC_RUN = REPO_ROOT / "runs" / "rec" / "mixer2-scratch"
+# The shipped recognizer is the mean of that run's cycle ends (`engocr train average`).
+SHIPPED_REC_WEIGHTS = "cycles"
 
 
-def training_run(run: Path | None, what: str, option: str) -> Path:
-    """The training run to time (None: the shipped model's), or a one-line InputError that
-    says what is missing and how to get it."""
+def training_run(run: Path | None, what: str, option: str) -> tuple[Path, str]:
+    """The training run to time and its weights' name (None: the shipped model's; a given run:
+    its best), or a one-line InputError that says what is missing and how to get it."""
     shipped = run is None
-    run = SHIPPED_DET_RUN if shipped and what == "detector" else \
-        SHIPPED_REC_RUN if shipped else Path(run)
-    missing = next((n for n in ("config.json", "best.weights.h5") if not (run / n).is_file()),
-                   None)
+    if shipped:
+        run, weights = ((SHIPPED_DET_RUN, "best") if what == "detector"
+                        else (SHIPPED_REC_RUN, SHIPPED_REC_WEIGHTS))
+    else:
+        run, weights = Path(run), "best"
+    missing = next((n for n in ("config.json", f"{weights}.weights.h5")
+                    if not (run / n).is_file()), None)
     if missing is None:
-        return run
+        return run, weights
     from engocr.errors import InputError
 
     if shipped:
@@ -131,11 +136,11 @@ def run_bench(args: BenchSettings) -> dict:
     threads = args.threads or default_threads()
     t0 = time.perf_counter()
     if args.backend == "keras":
-        det_run = training_run(args.det_run, "detector", "--det-run")
-        rec_run = training_run(args.rec_run, "recognizer", "--rec-run")
+        det_run, _ = training_run(args.det_run, "detector", "--det-run")
+        rec_run, rec_weights = training_run(args.rec_run, "recognizer", "--rec-run")
         from engocr.train.runs import keras_reader
 
-        reader = keras_reader(det_run, rec_run, args.score)
+        reader = keras_reader(det_run, rec_run, args.score, rec_weights)
     else:
         reader = Reader(args.det_model, args.rec_model, threads=threads,
                         score_threshold=args.score, det_size=args.det_size,

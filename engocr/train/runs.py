@@ -68,8 +68,10 @@ def keras_detector(run: Path, weights: str = "best", threshold: float = 0.05,
     return detector_over(model, config, max_side, threshold, run)
 
 
-def keras_reader(det_run: Path, rec_run: Path, score_threshold: float | None = None):
-    """A Reader whose models are the float Keras models of two training runs."""
+def keras_reader(det_run: Path, rec_run: Path, score_threshold: float | None = None,
+                 rec_weights: str = "best"):
+    """A Reader whose models are the float Keras models of two training runs (the
+    recognizer's `rec_weights`: best, last, or averaged ones)."""
     from engocr.realtime.reader import Reader
     from engocr.realtime.recognizer import TextRecognizer
 
@@ -77,7 +79,7 @@ def keras_reader(det_run: Path, rec_run: Path, score_threshold: float | None = N
     free_size = bool(read_config(det_run, DetectorConfig).max_side)
     det_model, det_config = load_detector_model(det_run, free_size=free_size)
     detector = detector_over(det_model, det_config, det_config.max_side, score_threshold, det_run)
-    rec_model, rec_config = load_recognizer_model(rec_run)
+    rec_model, rec_config = load_recognizer_model(rec_run, rec_weights)
     recognizer = TextRecognizer(KerasEngine(rec_model, rec_run),
                                 recognizer_card(rec_config, KERAS_QUANTIZATION))
     return Reader.from_parts(detector, recognizer)
