@@ -21,7 +21,7 @@ from engocr.argtypes import (
     Parser,
     checked,
 )
-from engocr.errors import EngocrError, InputError, OutputError
+from engocr.errors import EngocrError, InputError, OutputError, caused_by_interrupt
 from engocr.train.data.paths import DATA_ENV
 
 # An output device that is full (or over quota, or a file over its size limit).
@@ -551,6 +551,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("engocr: interrupted", file=sys.stderr)
         return 130
+    except SystemError as exc:  # a Ctrl-C inside a numba call arrives as one
+        if not caused_by_interrupt(exc):
+            raise
+        print("engocr: interrupted", file=sys.stderr)
+        return 130
     except MemoryError:
         print("engocr: error: out of memory (try a smaller frame size)", file=sys.stderr)
         return 5
@@ -587,6 +592,11 @@ def cam_main(argv: list[str] | None = None) -> int:
         print(f"engocr-cam: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        print("engocr-cam: interrupted", file=sys.stderr)
+        return 130
+    except SystemError as exc:  # a Ctrl-C inside a numba call arrives as one
+        if not caused_by_interrupt(exc):
+            raise
         print("engocr-cam: interrupted", file=sys.stderr)
         return 130
 

@@ -264,6 +264,36 @@ def test_loop_writes_video_and_closes_on_interrupt(reader, tmp_path):
     assert len(written) == 6 and written[0].image.shape == (120, 160, 3)
 
 
+def test_a_ctrl_c_that_numba_wraps_still_ends_the_loop_as_an_interrupt(reader, tmp_path):
+    """numba re-raises a KeyboardInterrupt that lands inside a jitted call as a SystemError
+    chained to it (seen in CI): the loop keeps what it wrote, as for a plain Ctrl-C; any other
+    SystemError is not swallowed."""
+    from engocr.errors import caused_by_interrupt
+
+    path = write_video(tmp_path / "in.mp4", frames=6)
+    jsonl = JsonlSink(tmp_path / "o.jsonl")
+
+    def process(frame):
+        if frame.index == 3:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as exc:
+                raise SystemError("CPUDispatcher returned a result with an exception set") \
+                    from exc
+        return reader.read(frame.image, frame.index, frame.time_s)
+
+    stats = run(open_source(str(path)), process, [jsonl])
+    assert stats.interrupted and stats.frames == 3
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 3
+
+    def broken(frame):
+        raise SystemError("a real one")
+
+    with pytest.raises(SystemError, match="a real one"):
+        run(open_source(str(path)), broken, [JsonlSink(tmp_path / "p.jsonl")])
+    assert not caused_by_interrupt(ValueError("x")) and not caused_by_interrupt(None)
+
+
 def test_truncated_video_keeps_what_was_read(reader, tmp_path):
     # Motion-JPEG AVI streams frame by frame (an MP4's index sits at its end), so a cut file
     # still holds readable frames, like a recording that was interrupted.

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engocr.errors import OutputError
+from engocr.errors import OutputError, caused_by_interrupt
 from engocr.realtime.overlay import draw_result, draw_stats
 from engocr.realtime.progress import progress_bar
 from engocr.realtime.quiet import quiet_native_stderr
@@ -182,6 +182,10 @@ def run(source: Source, process, sinks: list[Sink], window: Window | None = None
             if window is not None and shown is not None and not window.show(shown):
                 break
     except KeyboardInterrupt:
+        stats.interrupted = True
+    except SystemError as exc:  # a Ctrl-C inside a numba call arrives as one
+        if not caused_by_interrupt(exc):
+            raise
         stats.interrupted = True
     finally:
         stats.seconds = time.perf_counter() - start
