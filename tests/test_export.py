@@ -227,6 +227,21 @@ def test_export_rec_ships_a_card_with_min_conf_chosen_on_training_images(tmp_pat
     assert out.read_bytes() == model_bytes
 
 
+def test_export_reading_without_the_data_says_so_in_one_line(tiny_models, tmp_path, capsys):
+    import shutil
+
+    from engocr.cli import main
+
+    model = tmp_path / "rec.tflite"
+    shutil.copy(tiny_models["rec"], model)
+    shutil.copy(tiny_models["rec"].with_suffix(".json"), model.with_suffix(".json"))
+    card = model.with_suffix(".json").read_bytes()
+    assert main(["export", "reading", "--out", str(model), "--data", str(tmp_path / "no")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not found" in err and "--data" in err
+    assert model.with_suffix(".json").read_bytes() == card  # the card is left as it was
+
+
 def test_a_card_names_the_imagenet_weights_that_started_a_line_of_runs(tmp_path):
     import json
 

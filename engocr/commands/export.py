@@ -43,6 +43,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     use_data(args.data)
+    try:
+        _export_what(args)
+    except FileNotFoundError as exc:  # every export reads the real data
+        raise InputError(f"{exc.filename or exc}: not found (the real data: --data DIR or "
+                         "the ENGOCR_DATA environment variable)") from None
+    return 0
+
+
+def _export_what(args: argparse.Namespace) -> None:
     from engocr.export.pipeline import export_detector, export_recognizer
     from engocr.realtime.reader import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 
@@ -50,17 +59,17 @@ def _export(args: argparse.Namespace) -> int:
         from engocr.export.pipeline import rechoose_passes
 
         rechoose_passes(args.out or DEFAULT_DETECTOR, args.data)
-        return 0
+        return
     if args.what == "ends":
         from engocr.export.pipeline import rechoose_ends
 
         rechoose_ends(args.out or DEFAULT_DETECTOR, args.data, rec_model=args.rec_model)
-        return 0
+        return
     if args.what == "reading":
         from engocr.export.pipeline import rechoose_reading
 
         rechoose_reading(args.out or DEFAULT_RECOGNIZER, args.data)
-        return 0
+        return
     if args.run is None:
         raise InputError(f"export {args.what} needs --run (the training run folder)")
     from engocr.train.runs import existing_weights
@@ -74,4 +83,3 @@ def _export(args: argparse.Namespace) -> int:
         out = args.out or DEFAULT_DETECTOR
         export_detector(args.run, out, args.work, tuple(args.quant), args.budget, args.data,
                         weights=args.weights, prefer=args.prefer, rec_model=args.rec_model)
-    return 0

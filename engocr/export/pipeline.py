@@ -116,10 +116,10 @@ def choose_reading(rec_path: Path, samples: list, trained_aspect: float, threads
 
 
 def rechoose_reading(model: Path, data: Path | None = None, threads: int = 2) -> dict:
-    """Choose an exported recognizer's crop aspect and word-list settings again on validation
+    """Choose an exported recognizer's narrow-crop and word-list settings again on validation
     crops (`choose_reading`; among equals its card's present aspect), then its `min_conf` for
-    them, and write all four into its card: for a model shipped before they existed. The
-    model file is not touched."""
+    them, and write them into its card: for a model shipped before they existed. The model
+    file is not touched."""
     from engocr.realtime.card import ModelCard, card_path
     from engocr.train import rec_data
 

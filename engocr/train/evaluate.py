@@ -26,12 +26,6 @@ def tflite_recognizer(path: Path, threads: int | None = None):
     return TextRecognizer(engine, card, max_batch=64, lexicon=card_lexicon(card))
 
 
-def crop_logits(recognizer, crops: list[np.ndarray]) -> np.ndarray:
-    """(n, time, classes) outputs of a TFLite recognizer for word crops, prepared as the
-    runtime prepares them (its card's narrow-crop reading included)."""
-    return recognizer.logits(crops)
-
-
 def read_logits(recognizer, logits: np.ndarray, lexicon: bool = True) -> list[str]:
     """Texts of a TFLite recognizer's outputs, corrected by its word list if it has one and
     `lexicon` is on."""
@@ -43,7 +37,7 @@ def read_logits(recognizer, logits: np.ndarray, lexicon: bool = True) -> list[st
 
 def read_crops_tflite(recognizer, crops: list[np.ndarray], lexicon: bool = True) -> list[str]:
     """Texts of word crops through a TFLite recognizer (see read_logits)."""
-    return read_logits(recognizer, crop_logits(recognizer, crops), lexicon)
+    return read_logits(recognizer, recognizer.logits(crops), lexicon)
 
 
 def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | None = None,
@@ -68,7 +62,7 @@ def evaluate_recognizer(sets: list[str], run: Path | None = None, model: Path | 
         recognizer = tflite_recognizer(model or DEFAULT_RECOGNIZER)
 
         def predict(samples):
-            logits = crop_logits(recognizer, [s.load() for s in samples])
+            logits = recognizer.logits([s.load() for s in samples])
             alone = read_logits(recognizer, logits, lexicon=False) if recognizer.lexicon else None
             return read_logits(recognizer, logits), alone
     results = {}
