@@ -227,7 +227,7 @@ def test_rec_run_starts_from_another_runs_averaged_weights(tmp_path):
     for got, expected in zip(b.model.get_weights(), want.get_weights(), strict=True):
         np.testing.assert_array_equal(got, expected)
     assert json.loads((run / "config.json").read_text())["min_aspect"] == 2.0
-    assert b.train().step == 2  # its synthetic crops widened as the config says
+    assert b.train().step == 2  # and trains from there, on crops widened to 2.0
 
 
 def test_det_training_resumes_at_the_step_it_stopped(tmp_path):
