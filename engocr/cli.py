@@ -548,10 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     except EngocrError as exc:
         print(f"engocr: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("engocr: interrupted", file=sys.stderr)
-        return 130
-    except SystemError as exc:  # a Ctrl-C inside a numba call arrives as one
+    except (KeyboardInterrupt, SystemError) as exc:  # numba wraps a Ctrl-C in a SystemError
         if not caused_by_interrupt(exc):
             raise
         print("engocr: interrupted", file=sys.stderr)
@@ -591,10 +588,7 @@ def cam_main(argv: list[str] | None = None) -> int:
     except EngocrError as exc:
         print(f"engocr-cam: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("engocr-cam: interrupted", file=sys.stderr)
-        return 130
-    except SystemError as exc:  # a Ctrl-C inside a numba call arrives as one
+    except (KeyboardInterrupt, SystemError) as exc:  # numba wraps a Ctrl-C in a SystemError
         if not caused_by_interrupt(exc):
             raise
         print("engocr-cam: interrupted", file=sys.stderr)

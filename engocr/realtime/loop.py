@@ -181,9 +181,7 @@ def run(source: Source, process, sinks: list[Sink], window: Window | None = None
             bar.update(1)
             if window is not None and shown is not None and not window.show(shown):
                 break
-    except KeyboardInterrupt:
-        stats.interrupted = True
-    except SystemError as exc:  # a Ctrl-C inside a numba call arrives as one
+    except (KeyboardInterrupt, SystemError) as exc:  # numba wraps a Ctrl-C in a SystemError
         if not caused_by_interrupt(exc):
             raise
         stats.interrupted = True
