@@ -286,10 +286,6 @@ def _train_rec(args: argparse.Namespace) -> int:
     recipe = INIT_RECIPE if args.init_from else DEFAULT_RECIPE
     if args.recipe is not None:
         recipe = read_recipe(args.recipe)
-    if args.init_from is not None and not (args.run / "config.json").exists():
-        from engocr.train.runs import existing_weights
-
-        existing_weights(args.init_from, args.init_weights)  # before the new run is written
     trainer = RecTrainer(args.run, config, recipe, batch=args.batch, data=args.data,
                          eval_every=args.eval_every, workers=args.workers,
                          init_from=args.init_from, pool=args.pool, reuse=args.reuse,

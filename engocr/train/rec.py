@@ -92,6 +92,10 @@ class RecTrainer(PhasedTrainer):
                  workers: int = 1, init_from: Path | None = None, pool: int = 0,
                  reuse: int = 4, crops: Path | None = None,
                  synth_style: str | None = None, init_weights: str = "best") -> None:
+        if init_from is not None and not (run_dir / "config.json").exists():
+            from engocr.train.runs import existing_weights
+
+            existing_weights(init_from, init_weights)  # before the new run writes anything
         self.run_dir = run_dir
         self.init_weights = init_weights
         # synth_style: a named mix of synthetic crop styles (data.synth.CROP_STYLES), kept in

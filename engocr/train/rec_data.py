@@ -106,9 +106,7 @@ def ctc_feasible(text: str, time_steps: int) -> bool:
 def _render(args: tuple) -> tuple[np.ndarray, str]:
     from engocr.train.data.synth import SynthCrops
 
-    seed, index, height, width, *rest = args
-    style = rest[0] if rest else "default"
-    min_aspect = rest[1] if len(rest) > 1 else 0.0
+    seed, index, height, width, style, min_aspect = args
     gen = _WORKER_GEN.get((seed, style))
     if gen is None:
         gen = _WORKER_GEN[(seed, style)] = SynthCrops.styled(style, seed=seed)
